@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type CredentialsFile, credentialsFileSchema } from './credentials-schema.js';
+import { deepFreeze } from './freeze.js';
+import { interpolateEnv } from './interpolate.js';
+import { type GatewayFileConfig, gatewayConfigSchema } from './schema.js';
+
+/** Every problem found in one load, each prefixed with where it is (`routes[2].upstream: …`). */
+export class ConfigError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface LoadedConfig {
+  readonly path: string;
+  readonly config: GatewayFileConfig;
+  /** Present when credentials.type is file. */
+  readonly credentials: CredentialsFile | undefined;
+  readonly credentialsPath: string | undefined;
+  /** sha256 of the source bytes (config + credentials), exported as a metric label on reload. */
+  readonly hash: string;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** `routes[2].upstream` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function zodIssues(error: z.ZodError, prefix: string): string[] {
+  return error.issues.map((issue) => {
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    } else if (issue.code === 'invalid_type' && /received undefined/.test(message)) {
+      message = 'is required';
+    }
+    return `${prefix}${formatPath(issue.path)}: ${message}`;
+  });
+}
+
+/** Parse YAML text; syntax errors come back as issues with line:column. */
+function parseYaml(text: string, label: string): { value: unknown; issues: string[] } {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      value: undefined,
+      issues: doc.errors.map((error) => {
+        const pos = error.linePos?.[0];
+        const where = pos ? `${label}:${pos.line}:${pos.col}` : label;
+        return `${where}: ${error.message.split('\n')[0]}`;
+      }),
+    };
+  }
+  return { value: doc.toJS({ maxAliasCount: 100 }), issues: [] };
+}
+
+async function readText(path: string, label: string): Promise<{ text?: string; issue?: string }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code;
+    return { issue: `${label}: cannot read ${path} (${reason ?? 'unknown error'})` };
+  }
+}
+
+/** Validate an in-memory document (tests, and the file loader below). */
+export function parseGatewayConfig(raw: unknown, env: Env, label = 'gateway.yaml'): GatewayFileConfig {
+  const issues: string[] = [];
+  const interpolated = interpolateEnv(raw, env, issues);
+  if (interpolated !== null && typeof interpolated === 'object' && !Array.isArray(interpolated)) {
+    const port = env['PORT'];
+    if (port !== undefined && port !== '') {
+      if (!/^\d+$/.test(port)) issues.push(`PORT: must be a port number, got "${port}"`);
+      const listen = (interpolated as Record<string, unknown>)['listen'];
+      (interpolated as Record<string, unknown>)['listen'] = {
+        ...(listen !== null && typeof listen === 'object' ? listen : {}),
+        port: Number(port),
+      };
+    }
+  } else if (issues.length === 0) {
+    throw new ConfigError([`${label}: must be a YAML mapping`]);
+  }
+  const result = gatewayConfigSchema.safeParse(interpolated);
+  if (!result.success) issues.push(...zodIssues(result.error, ''));
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}
+
+export function parseCredentials(raw: unknown, env: Env, label = 'credentials.yaml'): CredentialsFile {
+  const issues: string[] = [];
+  const interpolated = interpolateEnv(raw ?? {}, env, issues);
+  const result = credentialsFileSchema.safeParse(interpolated);
+  if (!result.success) issues.push(...zodIssues(result.error, `${label}: `));
+  if (issues.length > 0 || !result.success) throw new ConfigError(issues);
+  return result.data;
+}
+
+/**
+ * Read gateway.yaml (and credentials.yaml when the file store is used), interpolate `${VAR}`,
+ * validate everything, and return one deep-frozen snapshot. Throws ConfigError listing every
+ * problem found in both files.
+ */
+export async function loadConfig(path: string, env: Env = process.env): Promise<LoadedConfig> {
+  const configPath = resolve(path);
+  const read = await readText(configPath, 'gateway.yaml');
+  if (read.text === undefined) throw new ConfigError([read.issue!]);
+  const parsed = parseYaml(read.text, configPath);
+  if (parsed.issues.length > 0) throw new ConfigError(parsed.issues);
+
+  const issues: string[] = [];
+  let config: GatewayFileConfig | undefined;
+  try {
+    config = parseGatewayConfig(parsed.value, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
+  }
+
+  const hash = createHash('sha256').update(read.text);
+  let credentials: CredentialsFile | undefined;
+  let credentialsPath: string | undefined;
+  const credentialsConfig = config?.credentials ?? { type: 'file', path: './credentials.yaml' };
+  if (credentialsConfig.type === 'file') {
+    credentialsPath = resolve(dirname(configPath), credentialsConfig.path);
+    const credRead = await readText(credentialsPath, 'credentials.path');
+    if (credRead.text === undefined) {
+      issues.push(credRead.issue!);
+    } else {
+      hash.update('\0').update(credRead.text);
+      const credParsed = parseYaml(credRead.text, credentialsPath);
+      if (credParsed.issues.length > 0) {
+        issues.push(...credParsed.issues);
+      } else {
+        try {
+          credentials = parseCredentials(credParsed.value, env);
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          issues.push(...error.issues);
+        }
+      }
+    }
+  }
+
+  if (issues.length > 0 || config === undefined) throw new ConfigError(issues);
+  return deepFreeze({
+    path: configPath,
+    config,
+    credentials,
+    credentialsPath,
+    hash: hash.digest('hex').slice(0, 16),
+  });
+}

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+
+/**
+ * The one schema for gateway.yaml. Types are derived from it (`GatewayFileConfig`), the JSON Schema
+ * printed by `oauth-gateway schema` is generated from it, and docs/configuration.md is checked
+ * against it. Every object is strict: unknown keys are errors, so a typo never silently disables
+ * a check.
+ */
+
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Seconds as a number, or `300ms` / `30s` / `5m` / `1h`; parsed to milliseconds. */
+export const duration = z
+  .union([
+    z.number().nonnegative().meta({ description: 'seconds' }),
+    z.string().regex(DURATION_PATTERN, 'must be a duration like 300ms, 30s, 5m or 1h'),
+  ])
+  .transform((value) => {
+    if (typeof value === 'number') return Math.round(value * 1000);
+    const match = DURATION_PATTERN.exec(value)!;
+    return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+  });
+
+const port = z.number().int().min(0).max(65535);
+const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^/?#\s]+(\/[^\s]*)?$/i.test(value) && URL.canParse(value), {
+    message: 'must be an http(s) URL',
+  });
+const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name');
+const cidr = z.string().refine(
+  (value) => {
+    const [address, bits, ...rest] = value.split('/');
+    if (rest.length > 0 || address === undefined) return false;
+    const family = address.includes(':') ? 6 : 4;
+    if (!/^[0-9a-fA-F:.]+$/.test(address)) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or CIDR like 10.0.0.0/8' },
+);
+
+export const SIGNATURE_METHODS = [
+  'HMAC-SHA1',
+  'HMAC-SHA256',
+  'HMAC-SHA512',
+  'RSA-SHA1',
+  'RSA-SHA256',
+  'PLAINTEXT',
+] as const;
+export type SignatureMethodName = (typeof SIGNATURE_METHODS)[number];
+
+export const AUTH_MODES = ['oauth1', 'oauth2', 'any', 'none'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export const TOKEN_SOURCES = ['store', 'introspection', 'jwt'] as const;
+export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
+
+const HTTP_METHOD = z
+  .string()
+  .regex(/^[A-Za-z]+$/, 'must be an HTTP method name')
+  .transform((m) => m.toUpperCase());
+
+const listenSchema = z.strictObject({
+  host: z.string().default('0.0.0.0'),
+  port: port.default(8080),
+});
+
+const adminSchema = z.strictObject({
+  host: z.string().default('127.0.0.1'),
+  port: port.default(9090),
+});
+
+const limitsSchema = z.strictObject({
+  maxBodyBytes: z.number().int().positive().default(1_048_576),
+  headersTimeout: duration.default(10_000),
+  upstreamTimeout: duration.default(30_000),
+  /** How long SIGTERM waits for in-flight requests before closing what is left. */
+  shutdownTimeout: duration.default(10_000),
+});
+
+const redisSchema = z.strictObject({
+  url: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  keyPrefix: z.string().default('oauth-gateway:'),
+  /** Bounded so no request hangs while Redis is down. */
+  commandTimeout: duration.default(1000),
+});
+
+const identitySchema = z.strictObject({
+  headers: z
+    .strictObject({
+      user: headerName.default('X-OAuth-User'),
+      client: headerName.default('X-OAuth-Client-Id'),
+      scope: headerName.default('X-OAuth-Scope'),
+      method: headerName.default('X-OAuth-Method'),
+    })
+    .prefault({}),
+  strip: z.array(headerName).default([]),
+});
+
+const credentialsSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('file'),
+    path: z.string().min(1).default('./credentials.yaml'),
+  }),
+  z.strictObject({
+    type: z.literal('redis'),
+    /** In-process cache of Redis records: the bound on how long a deleted/revoked record still works. */
+    cacheTtl: duration.default(5000),
+  }),
+]);
+
+const oauth1Schema = z.strictObject({
+  realm: z.string().default('oauth-gateway'),
+  signatureMethods: z
+    .array(z.enum(SIGNATURE_METHODS))
+    .min(1)
+    .default(['HMAC-SHA1', 'HMAC-SHA256', 'RSA-SHA1']),
+  timestampWindow: duration.default(300_000),
+  nonceStore: z.enum(['memory', 'redis']).default('memory'),
+  bodyHash: z.enum(['off', 'optional', 'required']).default('optional'),
+});
+
+const introspectionCacheSchema = z.strictObject({
+  maxEntries: z.number().int().positive().default(100_000),
+  maxTtl: duration.default(300_000),
+  negativeTtl: duration.default(10_000),
+  shared: z.boolean().default(false),
+});
+
+const introspectionSchema = z.strictObject({
+  url: httpUrl,
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  timeout: duration.default(5000),
+  cache: introspectionCacheSchema.prefault({}),
+});
+
+const jwtSchema = z.strictObject({
+  jwksUri: httpUrl,
+  issuer: z.string().min(1),
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  algorithms: z
+    .array(
+      z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
+    )
+    .min(1)
+    .default(['RS256', 'ES256']),
+  clockTolerance: duration.default(5000),
+});
+
+const oauth2Schema = z.strictObject({
+  realm: z.string().default('oauth-gateway'),
+  tokenSources: z.array(z.enum(TOKEN_SOURCES)).min(1).default(['store']),
+  introspection: introspectionSchema.optional(),
+  jwt: jwtSchema.optional(),
+  allowQueryToken: z.boolean().default(false),
+  allowFormToken: z.boolean().default(false),
+});
+
+const routeSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . -'),
+  match: z.strictObject({
+    host: z
+      .string()
+      .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name or *.suffix')
+      .optional(),
+    pathPrefix: z.string().regex(/^\//, 'must start with /'),
+    methods: z.array(HTTP_METHOD).min(1).optional(),
+  }),
+  upstream: httpUrl,
+  stripPrefix: z.boolean().default(false),
+  auth: z.enum(AUTH_MODES),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token')).default([]),
+  /** RFC 8707/9068: the audience the bearer token must carry for this route (overrides oauth2.jwt.audience). */
+  audience: z.string().min(1).optional(),
+  passAuthorization: z.boolean().default(false),
+});
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    listen: listenSchema.prefault({}),
+    admin: adminSchema.prefault({}),
+    trustedProxies: z.array(cidr).default([]),
+    limits: limitsSchema.prefault({}),
+    redis: redisSchema.prefault({}),
+    identity: identitySchema.prefault({}),
+    credentials: credentialsSchema.default({ type: 'file', path: './credentials.yaml' }),
+    oauth1: oauth1Schema.prefault({}),
+    oauth2: oauth2Schema.prefault({}),
+    routes: z.array(routeSchema).min(1),
+  })
+  .superRefine((config, ctx) => {
+    const names = new Map<string, number>();
+    config.routes.forEach((route, index) => {
+      const first = names.get(route.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'name'],
+          message: `duplicate route name (also routes[${first}])`,
+        });
+      } else {
+        names.set(route.name, index);
+      }
+    });
+    const sources = config.oauth2.tokenSources;
+    if (sources.includes('introspection') && config.oauth2.introspection === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oauth2', 'introspection'],
+        message: 'required when tokenSources lists introspection',
+      });
+    }
+    if (sources.includes('jwt') && config.oauth2.jwt === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['oauth2', 'jwt'], message: 'required when tokenSources lists jwt' });
+    }
+  });
+
+/** gateway.yaml after validation and defaults (durations in milliseconds). */
+export type GatewayFileConfig = z.output<typeof gatewayConfigSchema>;
+export type RouteConfig = GatewayFileConfig['routes'][number];
+export type OAuth1Config = GatewayFileConfig['oauth1'];
+export type OAuth2Config = GatewayFileConfig['oauth2'];
+export type IntrospectionConfig = NonNullable<OAuth2Config['introspection']>;
+export type JwtConfig = NonNullable<OAuth2Config['jwt']>;
+export type RedisConfig = GatewayFileConfig['redis'];
+export type CredentialsConfig = GatewayFileConfig['credentials'];
+
+/** JSON Schema (draft 2020-12) of what users write, for `oauth-gateway schema` and editors. */
+export function gatewayJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(gatewayConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+}

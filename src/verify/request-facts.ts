@@ -1,0 +1,20 @@
+/**
+ * What the verifiers judge: the request exactly as the client sent it, with the scheme and host
+ * the client addressed (taken from X-Forwarded-* only when the peer is a trusted proxy; the proxy
+ * layer decides that). Verifiers never see node:http objects, which keeps them pure and testable
+ * with published vectors.
+ */
+export interface RequestFacts {
+  /** Method as sent (RFC 5849 §3.4.1.1 upper-cases it for the base string). */
+  readonly method: string;
+  readonly scheme: 'http' | 'https';
+  /** Host (and port, if any) the client addressed, as in the Host header. */
+  readonly host: string;
+  /** Raw request-target in origin form (`/path?query`), byte-exact as on the wire. */
+  readonly target: string;
+  /** The Authorization header, if exactly one was sent. */
+  readonly authorization: string | undefined;
+  readonly contentType: string | undefined;
+  /** The body, only when the proxy read it (form bodies, oauth_body_hash); otherwise undefined. */
+  readonly body: Buffer | undefined;
+}
