@@ -35,7 +35,10 @@ export const bearerTokenRecord = z.strictObject({
   /** Seconds after issuedAt; 0 means the token does not expire. */
   expiresIn: z.number().int().nonnegative(),
   /** Optional RFC 8707 audience the token was issued for. */
-  audience: z.union([z.string(), z.array(z.string())]).nullable().optional(),
+  audience: z
+    .union([z.string(), z.array(z.string())])
+    .nullable()
+    .optional(),
 });
 
 export const credentialsFileSchema = z.strictObject({

@@ -30,10 +30,12 @@ export function interpolateEnv(
       return '';
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolateEnv(item, env, issues, [...path, index]));
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolateEnv(item, env, issues, [...path, index]));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, issues, [...path, key]);
+    for (const [key, item] of Object.entries(value))
+      out[key] = interpolateEnv(item, env, issues, [...path, key]);
     return out;
   }
   return value;

@@ -147,9 +147,7 @@ const jwtSchema = z.strictObject({
   issuer: z.string().min(1),
   audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   algorithms: z
-    .array(
-      z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']),
-    )
+    .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
     .min(1)
     .default(['RS256', 'ES256']),
   clockTolerance: duration.default(5000),
@@ -219,7 +217,11 @@ export const gatewayConfigSchema = z
       });
     }
     if (sources.includes('jwt') && config.oauth2.jwt === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['oauth2', 'jwt'], message: 'required when tokenSources lists jwt' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oauth2', 'jwt'],
+        message: 'required when tokenSources lists jwt',
+      });
     }
   });
 

@@ -1,0 +1,126 @@
+import { type FSWatcher, watch } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, type Env, loadConfig } from './config/load.js';
+import type { Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { createAdminServer } from './proxy/admin.js';
+import { GatewayServer } from './proxy/server.js';
+import { buildRuntime, type Runtime } from './runtime.js';
+
+/**
+ * Process-level assembly: load config, start the proxy and admin listeners, reload on SIGHUP or
+ * file change (a new config is swapped in only if it is entirely valid), drain on SIGTERM.
+ */
+
+export interface GatewayOptions {
+  readonly configPath: string;
+  readonly env?: Env;
+  readonly logger: Logger;
+  /** Watch gateway.yaml / credentials.yaml and reload on change. */
+  readonly watch?: boolean;
+  /** Override listen/admin ports (tests use 0). */
+  readonly port?: number;
+  readonly adminPort?: number;
+}
+
+export interface RunningGateway {
+  readonly proxy: GatewayServer;
+  readonly admin: Server;
+  readonly address: AddressInfo;
+  readonly adminAddress: AddressInfo;
+  readonly metrics: Metrics;
+  /** Resolves true if the new config was applied. */
+  reload(): Promise<boolean>;
+  /** Drain and close; resolves true if every in-flight request finished in time. */
+  stop(): Promise<boolean>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const { logger } = options;
+  const env = options.env ?? process.env;
+  const metrics = new Metrics();
+  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined);
+  metrics.setConfigHash(runtime.loaded.hash);
+  const proxy = new GatewayServer(runtime, logger, metrics);
+  let draining = false;
+  const admin = createAdminServer(
+    () => proxy.runtime,
+    metrics,
+    () => draining,
+  );
+
+  const config = runtime.config;
+  const address = await proxy.listen(options.port ?? config.listen.port, config.listen.host);
+  const adminAddress = await listen(admin, options.adminPort ?? config.admin.port, config.admin.host);
+
+  let reloading: Promise<boolean> | undefined;
+  const reload = (): Promise<boolean> => {
+    // Serialise reloads: a burst of file events produces one load at a time.
+    const run = async (): Promise<boolean> => {
+      try {
+        const loaded = await loadConfig(options.configPath, env);
+        if (loaded.hash === proxy.runtime.loaded.hash) return true;
+        const next = await buildRuntime(loaded, proxy.runtime);
+        const previous = proxy.swapRuntime(next);
+        runtime = next;
+        metrics.reloads.inc({ result: 'success' });
+        metrics.setConfigHash(loaded.hash);
+        logger.info({ hash: loaded.hash, routes: loaded.config.routes.length }, 'configuration reloaded');
+        // Let requests that started on the old runtime finish before releasing what it owns alone.
+        setTimeout(() => void previous.close(next), loaded.config.limits.upstreamTimeout).unref();
+        return true;
+      } catch (error) {
+        metrics.reloads.inc({ result: 'failure' });
+        const issues = error instanceof ConfigError ? error.issues : [String(error)];
+        logger.error({ issues }, 'configuration reload rejected; keeping the current configuration');
+        return false;
+      }
+    };
+    reloading = (reloading ?? Promise.resolve(true)).then(run, run);
+    return reloading;
+  };
+
+  const watchers: FSWatcher[] = [];
+  if (options.watch) {
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => void reload(), 200);
+      timer.unref();
+    };
+    for (const path of [runtime.loaded.path, runtime.loaded.credentialsPath]) {
+      if (path === undefined) continue;
+      try {
+        // Kubernetes ConfigMaps swap a symlink, so watch and re-read on any event.
+        const watcher = watch(path, { persistent: false }, schedule);
+        watcher.on('error', () => {});
+        watchers.push(watcher);
+      } catch (error) {
+        logger.warn({ path, error: (error as Error).message }, 'cannot watch file; reload with SIGHUP');
+      }
+    }
+  }
+
+  const stop = async (): Promise<boolean> => {
+    draining = true;
+    for (const watcher of watchers) watcher.close();
+    const drained = await proxy.drain(proxy.runtime.config.limits.shutdownTimeout);
+    await new Promise<void>((resolve) => admin.close(() => resolve()));
+    admin.closeAllConnections();
+    await proxy.runtime.close(undefined);
+    return drained;
+  };
+
+  return { proxy, admin, address, adminAddress, metrics, reload, stop };
+}

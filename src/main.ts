@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { gatewayJsonSchema } from './config/schema.js';
+import { startGateway } from './gateway.js';
+import { createLogger, flushLogger } from './observability/logger.js';
+
+/**
+ * CLI (DESIGN "CLI contract"):
+ *   oauth-gateway [run] [-c gateway.yaml]
+ *   oauth-gateway check [-c file]
+ *   oauth-gateway schema
+ *   oauth-gateway sign --consumer-key K --consumer-secret S [...] METHOD URL
+ */
+
+const USAGE = `Usage:
+  oauth-gateway [run] [-c gateway.yaml]     start the gateway (default ./gateway.yaml or $OAUTH_GATEWAY_CONFIG)
+  oauth-gateway check [-c gateway.yaml]     validate the configuration; exit 1 listing every error
+  oauth-gateway schema                      print the JSON Schema of gateway.yaml
+  oauth-gateway sign --consumer-key K --consumer-secret S [--token T --token-secret TS]
+                     [--signature-method M] [--realm R] [--data BODY] [--curl] METHOD URL
+                                            print an OAuth 1.0a Authorization header (or a curl command)
+`;
+
+function configPath(value: string | undefined): string {
+  return value ?? process.env['OAUTH_GATEWAY_CONFIG'] ?? './gateway.yaml';
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+async function check(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const path = configPath(values.config);
+  try {
+    const loaded = await loadConfig(path);
+    process.stdout.write(`${path}: OK (${loaded.config.routes.length} routes)\n`);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      fail(
+        `${path}: ${error.issues.length} error${error.issues.length === 1 ? '' : 's'}\n${error.issues.map((i) => `  ${i}`).join('\n')}`,
+      );
+    }
+    throw error;
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const path = configPath(values.config);
+  const logger = createLogger();
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway({ configPath: path, logger, watch: true });
+  } catch (error) {
+    flushLogger(logger);
+    if (error instanceof ConfigError) fail(`cannot start: ${error.message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') fail(`cannot start: ${(error as Error).message}`);
+    throw error;
+  }
+  const { address, adminAddress } = gateway;
+  logger.info(
+    {
+      listen: `${address.address}:${address.port}`,
+      admin: `${adminAddress.address}:${adminAddress.port}`,
+      config: path,
+    },
+    'oauth-gateway listening',
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining in-flight requests');
+    gateway.stop().then(
+      (drained) => {
+        logger.info({ drained }, 'stopped');
+        flushLogger(logger);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ error: String(error) }, 'shutdown failed');
+        flushLogger(logger);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => void gateway.reload());
+}
+
+async function sign(args: string[]): Promise<void> {
+  const { signCommand } = await import('./sign-command.js');
+  await signCommand(args);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  switch (first) {
+    case 'run':
+      return run(rest);
+    case 'check':
+      return check(rest);
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`);
+      return;
+    case 'sign':
+      return sign(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      if (first === undefined || first.startsWith('-')) return run(argv);
+      fail(`unknown command "${first}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof TypeError && (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+    fail(`${error.message}\n\n${USAGE}`);
+  }
+  fail(`oauth-gateway: ${error instanceof Error ? error.message : String(error)}`);
+});

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { GatewayFileConfig } from '../config/schema.js';
+import type { Identity } from '../identity.js';
+
+/**
+ * All header hygiene in one place (the @fastify/reply-from / Envoy approach): hop-by-hop headers and
+ * those nominated by `Connection` never cross the proxy; every inbound copy of an identity header
+ * is dropped before the gateway adds its own, however it is spelled.
+ */
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the proxy-* pair which belong to the hop. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Headers the gateway sets itself, so the client's copies are dropped. */
+const GATEWAY_SET = new Set([
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-request-id',
+]);
+
+/** `X_OAuth-User ` → `x-oauth-user`: how identity headers are compared (CGI/WSGI read `_` as `-`). */
+export function canonicalHeaderName(name: string): string {
+  return name.trim().toLowerCase().replaceAll('_', '-');
+}
+
+export interface HeaderPolicy {
+  /** Canonical names of identity headers and `identity.strip` extras. */
+  readonly stripped: ReadonlySet<string>;
+  readonly names: GatewayFileConfig['identity']['headers'];
+}
+
+export function buildHeaderPolicy(identity: GatewayFileConfig['identity']): HeaderPolicy {
+  const stripped = new Set<string>();
+  for (const name of Object.values(identity.headers)) stripped.add(canonicalHeaderName(name));
+  for (const name of identity.strip) stripped.add(canonicalHeaderName(name));
+  return { stripped, names: identity.headers };
+}
+
+function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const token of joined.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '') tokens.add(name);
+  }
+  return tokens;
+}
+
+/** Inbound header facts gathered in the single pass over rawHeaders. */
+export interface InboundFacts {
+  /** Number of Authorization headers (more than one is ambiguous and rejected). */
+  authorizationCount: number;
+  requestId: string | undefined;
+  forwardedFor: string | undefined;
+}
+
+export interface ForwardContext {
+  readonly policy: HeaderPolicy;
+  readonly identity: Identity | undefined;
+  readonly passAuthorization: boolean;
+  /** Keep `Upgrade`/`Connection: upgrade` for a WebSocket handshake. */
+  readonly upgrade: boolean;
+  readonly clientIp: string;
+  readonly proto: string;
+  readonly host: string;
+  readonly requestId: string;
+}
+
+const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
+
+/** Reuse the client's X-Request-Id when it is sane; otherwise mint one. */
+export function requestIdFrom(value: string | undefined): string {
+  return value !== undefined && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+/**
+ * Build the upstream request headers as a flat [name, value, …] list from the raw inbound headers
+ * (duplicates and case preserved for everything that is forwarded).
+ */
+export function buildUpstreamHeaders(
+  rawHeaders: readonly string[],
+  connection: string | string[] | undefined,
+  context: ForwardContext,
+): string[] {
+  const nominated = connectionTokens(connection);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (context.upgrade && lower === 'upgrade') out.push(name, value);
+      continue;
+    }
+    if (nominated?.has(lower)) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    if (GATEWAY_SET.has(lower)) {
+      if (lower === 'host') out.push(name, value);
+      continue;
+    }
+    if (lower === 'authorization' && !context.passAuthorization) continue;
+    if (context.policy.stripped.has(canonicalHeaderName(lower))) continue;
+    out.push(name, value);
+  }
+  if (context.upgrade) out.push('connection', 'upgrade');
+  out.push(
+    'x-forwarded-for',
+    forwardedFor === undefined ? context.clientIp : `${forwardedFor}, ${context.clientIp}`,
+    'x-forwarded-proto',
+    context.proto,
+    'x-forwarded-host',
+    context.host,
+    'x-request-id',
+    context.requestId,
+  );
+  const identity = context.identity;
+  if (identity !== undefined) {
+    const names = context.policy.names;
+    if (identity.user !== undefined) out.push(names.user, identity.user);
+    out.push(
+      names.client,
+      identity.clientId,
+      names.scope,
+      identity.scopes.join(' '),
+      names.method,
+      identity.method,
+    );
+  }
+  return out;
+}
+
+/** Response headers from the upstream, minus hop-by-hop ones, for `res.writeHead`. */
+export function filterResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
+  const nominated = connectionTokens(headers['connection']);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || nominated?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatewayError, InternalError } from '../errors.js';
+
+/**
+ * The only place where errors become HTTP: status, JSON body, `WWW-Authenticate`.
+ * Statuses and challenges follow RFC 5849 §3.2 (400 for bad/unsupported parameters, 401 for
+ * bad credentials/signature/nonce/timestamp) and RFC 6750 §3.1.
+ */
+
+export interface Realms {
+  readonly oauth1: string;
+  readonly oauth2: string;
+}
+
+function quoted(value: string): string {
+  // RFC 9110 §5.6.4 quoted-string: escape `\` and `"`; drop anything that is not a visible char.
+  return `"${value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&')}"`;
+}
+
+function challenges(error: GatewayError, realms: Realms): string[] {
+  const out: string[] = [];
+  for (const scheme of error.challenges) {
+    if (scheme === 'oauth1') {
+      let value = `OAuth realm=${quoted(realms.oauth1)}`;
+      if (error.exposeCode && error.oauthProblem !== undefined)
+        value += `, oauth_problem=${quoted(error.oauthProblem)}`;
+      out.push(value);
+    } else {
+      let value = `Bearer realm=${quoted(realms.oauth2)}`;
+      // RFC 6750 §3.1: no error code when the request carried no credentials.
+      if (error.exposeCode) {
+        value += `, error=${quoted(error.code)}, error_description=${quoted(error.description)}`;
+        if (error.scope !== undefined) value += `, scope=${quoted(error.scope)}`;
+      }
+      out.push(value);
+    }
+  }
+  return out;
+}
+
+export function toGatewayError(error: unknown): GatewayError {
+  return error instanceof GatewayError ? error : new InternalError(error);
+}
+
+function body(error: GatewayError): string {
+  return JSON.stringify(
+    error.exposeCode
+      ? { error: error.code, error_description: error.description }
+      : { error_description: error.description },
+  );
+}
+
+function headersFor(error: GatewayError, realms: Realms, payload: string): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(payload)),
+    'cache-control': 'no-store',
+  };
+  const challenge = challenges(error, realms);
+  if (challenge.length > 0) headers['www-authenticate'] = challenge;
+  if (error.status === 503) headers['retry-after'] = '1';
+  return headers;
+}
+
+/** Answer a client with the error; if the response already started, just cut it. */
+export function sendError(
+  res: ServerResponse,
+  error: GatewayError,
+  realms: Realms,
+  requestId?: string,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const payload = body(error);
+  const headers = headersFor(error, realms, payload);
+  if (requestId !== undefined) headers['x-request-id'] = requestId;
+  // A client that sent a body we did not read cannot reuse the connection safely after a 4xx.
+  if (error.status === 400 || error.status === 413) headers['connection'] = 'close';
+  res.writeHead(error.status, headers);
+  res.end(payload);
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** Same mapping for a raw socket (WebSocket upgrade requests, parser errors): then close. */
+export function sendErrorOnSocket(socket: Duplex, error: GatewayError, realms: Realms): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const payload = body(error);
+  const headers = headersFor(error, realms, payload);
+  let head = `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    for (const item of Array.isArray(value) ? value : [value]) head += `${name}: ${item}\r\n`;
+  }
+  socket.end(`${head}\r\n${payload}`);
+}

@@ -1,0 +1,214 @@
+import type { RouteConfig } from '../config/schema.js';
+import { BadRequest } from '../errors.js';
+
+/**
+ * Routing judges the same normalised path the upstream receives, so `/public/../admin` cannot be
+ * routed as `/public` and served as `/admin` (the Envoy/APISIX class of bypass). The table is built
+ * once per config; a lookup is a few Map gets, one per path segment, never a scan of all routes.
+ */
+
+export interface CompiledRoute {
+  readonly config: RouteConfig;
+  readonly name: string;
+  /** Normalised prefix without trailing slash; '' for the root prefix. */
+  readonly prefix: string;
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly upstreamOrigin: string;
+  /** Path part of the upstream URL without trailing slash ('' if none), prepended when forwarding. */
+  readonly upstreamBasePath: string;
+}
+
+interface PrefixTable {
+  /** prefix → routes with that prefix, in config order (methods decide among them). */
+  readonly byPrefix: Map<string, CompiledRoute[]>;
+}
+
+export interface RouteTable {
+  readonly exact: ReadonlyMap<string, PrefixTable>;
+  /** `*.example.com` stored as `.example.com`, longest suffix first. */
+  readonly wildcard: readonly (readonly [string, PrefixTable])[];
+  readonly anyHost: PrefixTable;
+}
+
+export interface NormalisedTarget {
+  /** Normalised path used for routing and forwarding. */
+  readonly path: string;
+  /** Raw query including the leading `?`, or ''. Forwarded byte-exact. */
+  readonly query: string;
+}
+
+const HEX = /^[0-9A-Fa-f]{2}$/;
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * Normalise a raw origin-form request-target: decode only unreserved percent-escapes (RFC 3986
+ * §6.2.2.2), resolve `.`/`..` (§5.2.4), collapse empty segments. Encoded `/`, `\` and NUL are
+ * rejected: upstreams disagree on whether they separate segments. Dot segments hidden behind
+ * `;params` (`..;/`, Tomcat's reading) are rejected for the same reason.
+ */
+export function normaliseTarget(rawTarget: string): NormalisedTarget {
+  if (rawTarget.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (`GET http://other/…`), authority-form and `*` are never routed.
+    throw new BadRequest('Request-target must be an absolute path');
+  }
+  const queryAt = rawTarget.indexOf('?');
+  const rawPath = queryAt === -1 ? rawTarget : rawTarget.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : rawTarget.slice(queryAt);
+  if (rawPath.includes('#') || rawPath.includes('\\')) throw new BadRequest('Invalid character in path');
+
+  const segments: string[] = [];
+  let start = 1;
+  const length = rawPath.length;
+  while (start <= length) {
+    let end = rawPath.indexOf('/', start);
+    if (end === -1) end = length;
+    const segment = decodeUnreserved(rawPath.slice(start, end));
+    const isLast = end === length;
+    if (segment === '' || segment === '.') {
+      if (isLast) segments.push('');
+    } else if (segment === '..') {
+      segments.pop();
+      if (isLast) segments.push('');
+    } else {
+      const semicolon = segment.indexOf(';');
+      if (semicolon !== -1) {
+        const bare = segment.slice(0, semicolon);
+        if (bare === '.' || bare === '..') throw new BadRequest('Dot segment with parameters');
+      }
+      segments.push(segment);
+    }
+    start = end + 1;
+  }
+  return { path: `/${segments.join('/')}`, query };
+}
+
+function decodeUnreserved(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  let out = '';
+  let last = 0;
+  for (let i = segment.indexOf('%'); i !== -1; i = segment.indexOf('%', i + 1)) {
+    const hex = segment.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) throw new BadRequest('Malformed percent-encoding in path');
+    const code = Number.parseInt(hex, 16);
+    if (code === 0x2f || code === 0x5c || code === 0x00) {
+      throw new BadRequest('Encoded slash, backslash or NUL in path');
+    }
+    const char = String.fromCharCode(code);
+    // Unreserved characters are decoded; everything else keeps its escape, with upper-case hex.
+    out += segment.slice(last, i) + (UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`);
+    last = i + 3;
+  }
+  return out + segment.slice(last);
+}
+
+/** Host header → lower-case name without port or trailing dot. */
+export function normaliseHost(host: string | undefined): string {
+  if (host === undefined) return '';
+  let name = host.toLowerCase();
+  if (name.startsWith('[')) {
+    const close = name.indexOf(']');
+    name = close === -1 ? name : name.slice(0, close + 1);
+  } else {
+    const colon = name.indexOf(':');
+    if (colon !== -1) name = name.slice(0, colon);
+  }
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+function trimSlash(prefix: string): string {
+  return prefix.length > 1 && prefix.endsWith('/')
+    ? prefix.replace(/\/+$/, '')
+    : prefix === '/'
+      ? ''
+      : prefix;
+}
+
+function compileRoute(config: RouteConfig): CompiledRoute {
+  const upstream = new URL(config.upstream);
+  const normalisedPrefix = normaliseTarget(config.match.pathPrefix).path;
+  return {
+    config,
+    name: config.name,
+    prefix: trimSlash(normalisedPrefix),
+    methods: config.match.methods ? new Set(config.match.methods) : undefined,
+    upstreamOrigin: upstream.origin,
+    upstreamBasePath: trimSlash(upstream.pathname),
+  };
+}
+
+function addToTable(table: PrefixTable, route: CompiledRoute): void {
+  const list = table.byPrefix.get(route.prefix);
+  if (list) list.push(route);
+  else table.byPrefix.set(route.prefix, [route]);
+}
+
+export function buildRouteTable(routes: readonly RouteConfig[]): RouteTable {
+  const exact = new Map<string, PrefixTable>();
+  const wildcard = new Map<string, PrefixTable>();
+  const anyHost: PrefixTable = { byPrefix: new Map() };
+  for (const config of routes) {
+    const route = compileRoute(config);
+    const host = config.match.host?.toLowerCase();
+    if (host === undefined) {
+      addToTable(anyHost, route);
+      continue;
+    }
+    const bucket = host.startsWith('*.') ? wildcard : exact;
+    const key = normaliseHost(host.startsWith('*.') ? host.slice(1) : host);
+    const name = host.startsWith('*.') ? `.${key.replace(/^\./, '')}` : key;
+    let table = bucket.get(name);
+    if (!table) {
+      table = { byPrefix: new Map() };
+      bucket.set(name, table);
+    }
+    addToTable(table, route);
+  }
+  const wildcardSorted = [...wildcard.entries()].sort((a, b) => b[0].length - a[0].length);
+  return { exact, wildcard: wildcardSorted, anyHost };
+}
+
+function matchPrefix(table: PrefixTable, path: string, method: string): CompiledRoute | undefined {
+  // Try `/a/b/c`, `/a/b`, `/a`, '' — segment boundaries only, longest first.
+  let candidate = path.endsWith('/') ? path.slice(0, -1) : path;
+  for (;;) {
+    const routes = table.byPrefix.get(candidate);
+    if (routes) {
+      for (const route of routes) {
+        if (route.methods === undefined || route.methods.has(method)) return route;
+      }
+    }
+    if (candidate === '') return undefined;
+    candidate = candidate.slice(0, candidate.lastIndexOf('/'));
+  }
+}
+
+/** Most specific host first (exact, then longest `*.suffix`, then host-less), then longest prefix. */
+export function matchRoute(
+  table: RouteTable,
+  host: string,
+  path: string,
+  method: string,
+): CompiledRoute | undefined {
+  const exact = table.exact.get(host);
+  if (exact) {
+    const route = matchPrefix(exact, path, method);
+    if (route) return route;
+  }
+  for (const [suffix, wildcardTable] of table.wildcard) {
+    if (host.length > suffix.length && host.endsWith(suffix)) {
+      const route = matchPrefix(wildcardTable, path, method);
+      if (route) return route;
+    }
+  }
+  return matchPrefix(table.anyHost, path, method);
+}
+
+/** The path the upstream receives: base path of the upstream URL + (possibly stripped) path. */
+export function upstreamPath(route: CompiledRoute, path: string): string {
+  let rest = path;
+  if (route.config.stripPrefix && route.prefix !== '') {
+    rest = path.slice(route.prefix.length);
+    if (rest === '' || rest[0] !== '/') rest = `/${rest}`;
+  }
+  return route.upstreamBasePath === '' ? rest : route.upstreamBasePath + rest;
+}

@@ -1,0 +1,335 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { BadRequest, type GatewayError, NotFound } from '../errors.js';
+import type { Identity } from '../identity.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Runtime } from '../runtime.js';
+import type { RequestFacts } from '../verify/request-facts.js';
+import { readBody } from './body.js';
+import { forwardRequest, UpstreamPools } from './forward.js';
+import { buildUpstreamHeaders, requestIdFrom } from './headers.js';
+import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
+import { type CompiledRoute, matchRoute, normaliseHost, normaliseTarget, upstreamPath } from './router.js';
+import { proxyUpgrade } from './websocket.js';
+
+/**
+ * The listener: one node:http server (strict parser: `insecureHTTPParser` stays off so smuggling
+ * shapes like CL+TE, obs-fold and bare LF are refused by Node before we see them). Each request
+ * reads the Runtime current when it arrived, so a reload never changes a request midway.
+ */
+
+interface Resolved {
+  readonly route: CompiledRoute;
+  readonly facts: RequestFacts;
+  readonly path: string;
+  readonly query: string;
+  readonly proto: string;
+  readonly host: string;
+  readonly requestId: string;
+  readonly clientIp: string;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return undefined;
+  const comma = first.indexOf(',');
+  return (comma === -1 ? first : first.slice(0, comma)).trim();
+}
+
+function countAuthorization(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
+export class GatewayServer {
+  readonly server: Server;
+  readonly pools = new UpstreamPools();
+  #runtime: Runtime;
+  #inFlight = 0;
+  #draining = false;
+  #idleWaiters: (() => void)[] = [];
+  readonly #logger: Logger;
+  readonly #metrics: Metrics | undefined;
+
+  constructor(runtime: Runtime, logger: Logger, metrics?: Metrics) {
+    this.#runtime = runtime;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    const limits = runtime.config.limits;
+    this.server = createServer(
+      {
+        // Slowloris: a client that never finishes its headers is cut off.
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: 0,
+        keepAliveTimeout: 5_000,
+        maxHeaderSize: 16 * 1024,
+        insecureHTTPParser: false,
+      },
+      (req, res) => {
+        void this.#handle(req, res);
+      },
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.#handleUpgrade(req, socket, head);
+    });
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // Parser rejections (smuggling shapes, oversized headers): answer 400/431 once, then close.
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status =
+        error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const body = JSON.stringify({ error: 'bad_request', error_description: 'Malformed HTTP request' });
+      socket.end(
+        `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  get runtime(): Runtime {
+    return this.#runtime;
+  }
+
+  /** Swap in a new config; requests in flight finish on the one they started with. */
+  swapRuntime(next: Runtime): Runtime {
+    const previous = this.#runtime;
+    this.#runtime = next;
+    return previous;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish (bounded by `timeoutMs`), then cut what is left.
+   * Resolves true if everything drained in time.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const idle = new Promise<boolean>((resolve) => {
+      if (this.#inFlight === 0) resolve(true);
+      else this.#idleWaiters.push(() => resolve(true));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const drained = await Promise.race([idle, timedOut]);
+    clearTimeout(timer);
+    this.server.closeAllConnections();
+    await closed;
+    await this.pools.close();
+    return drained;
+  }
+
+  #resolve(req: IncomingMessage, runtime: Runtime): Resolved {
+    const method = req.method ?? 'GET';
+    const hostHeader = req.headers.host;
+    if (hostHeader === undefined || hostHeader === '') throw new BadRequest('Missing Host header');
+    const { path, query } = normaliseTarget(req.url ?? '');
+    const route = matchRoute(runtime.routes, normaliseHost(hostHeader), path, method);
+    if (route === undefined) throw new NotFound();
+
+    const trusted = runtime.isTrustedProxy(req.socket.remoteAddress);
+    let proto = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    let host = hostHeader;
+    if (trusted) {
+      // Only a trusted ingress may tell us the scheme/host the client really used (OAuth1 base URL).
+      const forwardedProto = firstValue(req.headers['x-forwarded-proto'])?.toLowerCase();
+      if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
+      const forwardedHost = firstValue(req.headers['x-forwarded-host']);
+      if (forwardedHost) host = forwardedHost;
+      const forwardedPort = firstValue(req.headers['x-forwarded-port']);
+      if (forwardedPort && /^\d{1,5}$/.test(forwardedPort)) host = `${normaliseHost(host)}:${forwardedPort}`;
+    }
+    const authorizationCount = countAuthorization(req.rawHeaders);
+    if (authorizationCount > 1) throw new BadRequest('More than one Authorization header');
+    const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
+    return {
+      route,
+      path,
+      query,
+      proto,
+      host,
+      requestId,
+      clientIp: req.socket.remoteAddress ?? '',
+      facts: {
+        method,
+        scheme: proto === 'https' ? 'https' : 'http',
+        host,
+        target: req.url ?? '/',
+        authorization: req.headers.authorization,
+        contentType: req.headers['content-type'],
+        body: undefined,
+      },
+    };
+  }
+
+  async #authenticate(
+    req: IncomingMessage,
+    runtime: Runtime,
+    resolved: Resolved,
+  ): Promise<{ identity: Identity | undefined; body: Buffer | undefined }> {
+    const { route } = resolved;
+    if (route.config.auth === 'none') return { identity: undefined, body: undefined };
+    let facts = resolved.facts;
+    let body: Buffer | undefined;
+    if (runtime.authenticator.bodyNeeded(route, facts)) {
+      body = await readBody(req, runtime.config.limits.maxBodyBytes);
+      facts = { ...facts, body };
+    }
+    return { identity: await runtime.authenticator.authenticate(route, facts), body };
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const runtime = this.#runtime;
+    const started = performance.now();
+    this.#inFlight++;
+    if (this.#draining) res.shouldKeepAlive = false;
+    let resolved: Resolved | undefined;
+    let identity: Identity | undefined;
+    let failure: GatewayError | undefined;
+    let upstreamMs: number | undefined;
+    try {
+      resolved = this.#resolve(req, runtime);
+      const auth = await this.#authenticate(req, runtime, resolved);
+      identity = auth.identity;
+      const { route } = resolved;
+      const headers = buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
+        policy: runtime.headerPolicy,
+        identity,
+        passAuthorization: route.config.passAuthorization,
+        upgrade: false,
+        clientIp: resolved.clientIp,
+        proto: resolved.proto,
+        host: resolved.host,
+        requestId: resolved.requestId,
+      });
+      const upstreamStarted = performance.now();
+      await forwardRequest(req, res, {
+        pool: this.pools.get(route.upstreamOrigin, {
+          upstreamTimeoutMs: runtime.config.limits.upstreamTimeout,
+        }),
+        method: req.method ?? 'GET',
+        path: upstreamPath(route, resolved.path) + resolved.query,
+        headers,
+        body: auth.body,
+      });
+      upstreamMs = performance.now() - upstreamStarted;
+    } catch (error) {
+      failure = toGatewayError(error);
+      sendError(res, failure, runtime.realms, resolved?.requestId);
+    } finally {
+      this.#finish(req, res, started, resolved, identity, failure, upstreamMs);
+    }
+  }
+
+  #finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: number,
+    resolved: Resolved | undefined,
+    identity: Identity | undefined,
+    failure: GatewayError | undefined,
+    upstreamMs: number | undefined,
+  ): void {
+    const durationMs = performance.now() - started;
+    const route = resolved?.route.name ?? '-';
+    const status = res.statusCode;
+    this.#metrics?.observeRequest(
+      route,
+      status,
+      identity?.method ?? 'none',
+      durationMs,
+      upstreamMs,
+      failure?.code,
+    );
+    if (this.#logger.isLevelEnabled('info')) {
+      this.#logger.info(
+        {
+          requestId: resolved?.requestId,
+          route,
+          method: req.method,
+          // The query is never logged: OAuth1 signatures and query bearer tokens live there.
+          path: resolved?.path,
+          status,
+          durationMs: Math.round(durationMs * 100) / 100,
+          clientId: identity?.clientId,
+          authMethod: identity?.method,
+          error: failure?.code,
+        },
+        'request',
+      );
+    }
+    if (
+      failure !== undefined &&
+      failure.status >= 500 &&
+      failure.status !== 503 &&
+      this.#logger.isLevelEnabled('warn')
+    ) {
+      const cause = failure.cause as { code?: string; message?: string } | undefined;
+      this.#logger.warn(
+        { requestId: resolved?.requestId, route, error: failure.code, cause: cause?.code ?? cause?.message },
+        'request failed',
+      );
+    }
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
+      for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+
+  async #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const runtime = this.#runtime;
+    this.#inFlight++;
+    socket.on('error', () => socket.destroy());
+    let resolved: Resolved | undefined;
+    try {
+      resolved = this.#resolve(req, runtime);
+      const identity = await runtime.authenticator.authenticate(resolved.route, resolved.facts);
+      const { route } = resolved;
+      const headers = buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
+        policy: runtime.headerPolicy,
+        identity,
+        passAuthorization: route.config.passAuthorization,
+        upgrade: true,
+        clientIp: resolved.clientIp,
+        proto: resolved.proto,
+        host: resolved.host,
+        requestId: resolved.requestId,
+      });
+      await proxyUpgrade(req, socket, head, {
+        origin: route.upstreamOrigin,
+        path: upstreamPath(route, resolved.path) + resolved.query,
+        headers,
+        timeoutMs: runtime.config.limits.upstreamTimeout,
+      });
+    } catch (error) {
+      sendErrorOnSocket(socket, toGatewayError(error), runtime.realms);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+    }
+  }
+}
