@@ -46,13 +46,20 @@ export async function setup(project: TestProject): Promise<void> {
   let url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   if (!(await ping(url))) {
     const port = await freePort();
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     const spawnError = new Promise<Error>((resolveError) => child!.once('error', resolveError));
     url = `redis://127.0.0.1:${port}`;
     for (let i = 0; i < 50 && !(await ping(url, 200)); i++) {
-      const failed = await Promise.race([spawnError, new Promise((r) => setTimeout(() => r(undefined), 100))]);
+      const failed = await Promise.race([
+        spawnError,
+        new Promise((r) => setTimeout(() => r(undefined), 100)),
+      ]);
       if (failed instanceof Error) break;
     }
     if (!(await ping(url))) {

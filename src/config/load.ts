@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type CredentialsFile, credentialsFileSchema } from './credentials-schema.js';
 import { deepFreeze } from './freeze.js';
@@ -54,12 +54,13 @@ function zodIssues(error: z.ZodError, prefix: string): string[] {
 
 /** Parse YAML text; syntax errors come back as issues with line:column. */
 function parseYaml(text: string, label: string): { value: unknown; issues: string[] } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     return {
       value: undefined,
       issues: doc.errors.map((error) => {
-        const pos = error.linePos?.[0];
+        const pos = lineCounter.linePos(error.pos[0]);
         const where = pos ? `${label}:${pos.line}:${pos.col}` : label;
         return `${where}: ${error.message.split('\n')[0]}`;
       }),

@@ -81,15 +81,40 @@ const limitsSchema = z.strictObject({
   shutdownTimeout: duration.default(10_000),
 });
 
-const redisSchema = z.strictObject({
-  url: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .default('redis://127.0.0.1:6379'),
-  keyPrefix: z.string().default('oauth-gateway:'),
-  /** Bounded so no request hangs while Redis is down. */
-  commandTimeout: duration.default(1000),
-});
+const redisNode = (defaultPort: number) =>
+  z.strictObject({ host: z.string().min(1), port: port.default(defaultPort) });
+
+const redisSchema = z
+  .strictObject({
+    /**
+     * Standalone: the server. Sentinel/Cluster: only credentials (`user:pass@`), the database
+     * number and `rediss://` (TLS) are taken from it; the nodes come from `sentinels`/`cluster`.
+     */
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .default('redis://127.0.0.1:6379'),
+    keyPrefix: z.string().default('oauth-gateway:'),
+    /** Bounded so no request hangs while Redis is down. */
+    commandTimeout: duration.default(1000),
+    connectTimeout: duration.default(2000),
+    /** Reconnect backoff doubles from 50ms up to this cap, forever. */
+    maxReconnectDelay: duration.default(2000),
+    /** Sentinel mode: the sentinels to ask for the master named `sentinelName`. */
+    sentinels: z.array(redisNode(26379)).min(1).optional(),
+    sentinelName: z.string().min(1).optional(),
+    sentinelPassword: z.string().min(1).optional(),
+    /** Cluster mode: seed nodes. */
+    cluster: z.array(redisNode(6379)).min(1).optional(),
+  })
+  .superRefine((redis, ctx) => {
+    if (redis.sentinels !== undefined && redis.cluster !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'cannot be combined with sentinels' });
+    }
+    if (redis.sentinels !== undefined && redis.sentinelName === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sentinelName'], message: 'required when sentinels are listed' });
+    }
+  });
 
 const identitySchema = z.strictObject({
   headers: z
