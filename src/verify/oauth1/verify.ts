@@ -1,0 +1,211 @@
+import {
+  InvalidClient,
+  InvalidNonce,
+  InvalidRequest,
+  InvalidSignature,
+  InvalidTimestamp,
+  InvalidToken,
+} from '../../errors.js';
+import type { Identity } from '../../identity.js';
+import type { CredentialStore, NonceStore, OAuth1Token } from '../../store/types.js';
+import type { RequestFacts } from '../request-facts.js';
+import { buildBaseString } from './base-string.js';
+import { computeBodyHash } from './body-hash.js';
+import { percentEncode } from './encoding.js';
+import {
+  type CollectedParams,
+  collectOAuthParams,
+  formBodyParams,
+  isFormContentType,
+  isOAuthAuthorization,
+  type Param,
+  parseAuthorizationHeader,
+  parseFormEncoded,
+  rawQuery,
+} from './params.js';
+import { safeEqualStrings } from './safe-equal.js';
+import { getSignatureMethod } from './signature-methods.js';
+
+/**
+ * Verifies one OAuth 1.0a request (RFC 5849 §3.2). Pure: the clock, credentials and nonce store
+ * are passed in. The order is fixed so that cheap, secret-free checks come first and the nonce is
+ * claimed only once the signature is known good (otherwise anyone could burn other clients'
+ * nonces, or fill the store with garbage):
+ * params → version → signature method → timestamp → client → token → signature → body hash → nonce.
+ */
+
+export interface OAuth1Policy {
+  readonly realm: string;
+  readonly signatureMethods: ReadonlySet<string>;
+  readonly timestampWindowMs: number;
+  readonly bodyHash: 'off' | 'optional' | 'required';
+}
+
+export interface OAuth1VerifyContext {
+  readonly policy: OAuth1Policy;
+  /** Epoch milliseconds. */
+  readonly now: () => number;
+  readonly credentials: Pick<CredentialStore, 'getClient' | 'getToken'>;
+  readonly nonces: NonceStore;
+}
+
+const DIGITS = /^[0-9]+$/;
+const BODY_HASH_PARAM = 'oauth_body_hash';
+
+function baseStringOf(facts: RequestFacts, collected: CollectedParams): string {
+  return buildBaseString({
+    method: facts.method,
+    scheme: facts.scheme,
+    host: facts.host,
+    target: facts.target,
+    params: collected.signed,
+  });
+}
+
+/** The §3.4.1 signature base string the verifier computes for `facts` (for tests and debugging). */
+export function computeBaseString(facts: RequestFacts): string {
+  return baseStringOf(facts, collectOAuthParams(facts));
+}
+
+/**
+ * draft-eaton-oauth-bodyhash-00: the hash must not be sent with form bodies (those are signed
+ * parameter by parameter, §4.1), and when sent must match the body. A mismatch means the body is
+ * not the one that was signed, so it is reported like a bad signature.
+ */
+function checkBodyHash(policy: OAuth1Policy, collected: CollectedParams, body: Buffer | undefined): void {
+  if (policy.bodyHash === 'off') return;
+  const sent = collected.protocol.bodyHash;
+  if (collected.formBody) {
+    if (sent !== undefined) {
+      throw new InvalidRequest(
+        'oauth1',
+        'oauth_body_hash is not allowed with a form body',
+        'parameter_rejected',
+      );
+    }
+    return;
+  }
+  if (sent === undefined) {
+    if (policy.bodyHash === 'required') {
+      throw new InvalidRequest(
+        'oauth1',
+        'Missing OAuth protocol parameter oauth_body_hash',
+        'parameter_absent',
+      );
+    }
+    return;
+  }
+  if (!safeEqualStrings(computeBodyHash(body), sent)) throw new InvalidSignature();
+}
+
+/**
+ * §3.3 nonce key: unique per (client, token, timestamp, nonce). Components are §3.6-encoded so a
+ * `:` inside a value cannot make two different tuples collide; ordinary values read unchanged.
+ */
+function nonceKey(clientId: string, token: string | undefined, timestamp: string, nonce: string): string {
+  return `${percentEncode(clientId)}:${percentEncode(token ?? '')}:${timestamp}:${percentEncode(nonce)}`;
+}
+
+export async function verifyOAuth1Request(facts: RequestFacts, ctx: OAuth1VerifyContext): Promise<Identity> {
+  const { policy } = ctx;
+  const collected = collectOAuthParams(facts);
+  const { protocol } = collected;
+
+  // §3.1: oauth_version is optional, and if present MUST be "1.0".
+  if (protocol.version !== undefined && protocol.version !== '1.0') {
+    throw new InvalidRequest('oauth1', 'Unsupported oauth_version', 'version_rejected');
+  }
+
+  const method = getSignatureMethod(protocol.signatureMethod);
+  if (method === undefined || !policy.signatureMethods.has(method.name)) {
+    throw new InvalidRequest('oauth1', 'Unsupported signature method', 'signature_method_rejected');
+  }
+  // §3.4.4 / §4.5: PLAINTEXT puts the secrets on the wire; only over TLS.
+  if (method.requiresTls && facts.scheme !== 'https') {
+    throw new InvalidRequest('oauth1', 'PLAINTEXT signatures require https', 'signature_method_rejected');
+  }
+
+  // §3.3: a positive integer of seconds. Any number of digits (published vectors use 9).
+  if (!DIGITS.test(protocol.timestamp)) {
+    throw new InvalidRequest('oauth1', 'oauth_timestamp must be a number of seconds', 'parameter_rejected');
+  }
+  if (Math.abs(Number(protocol.timestamp) * 1000 - ctx.now()) > policy.timestampWindowMs) {
+    throw new InvalidTimestamp();
+  }
+
+  const client = await ctx.credentials.getClient(protocol.consumerKey);
+  if (client === undefined) throw new InvalidClient();
+
+  let token: OAuth1Token | undefined;
+  if (protocol.token !== undefined) {
+    token = await ctx.credentials.getToken(protocol.token);
+    // A token issued to another client is as unknown as a made-up one.
+    if (token === undefined || token.clientId !== client.clientId) throw new InvalidToken('oauth1');
+  }
+
+  const valid = await method.verify({
+    baseString: method.name === 'PLAINTEXT' ? '' : baseStringOf(facts, collected),
+    signature: protocol.signature,
+    consumerSecret: client.clientSecret,
+    tokenSecret: token?.tokenSecret ?? '',
+    rsaPublicKey: client.rsaPublicKey,
+  });
+  if (!valid) throw new InvalidSignature();
+
+  checkBodyHash(policy, collected, facts.body);
+
+  const ttlMs = Math.max(1, 2 * policy.timestampWindowMs);
+  const fresh = await ctx.nonces.claim(
+    nonceKey(client.clientId, protocol.token, protocol.timestamp, protocol.nonce),
+    ttlMs,
+  );
+  if (!fresh) throw new InvalidNonce();
+
+  const identity: Identity = {
+    method: 'oauth1',
+    clientId: client.clientId,
+    scopes: token?.scopes ?? [],
+  };
+  return token?.userId === undefined ? identity : { ...identity, user: token.userId };
+}
+
+// ── Helpers for the proxy layer ────────────────────────────────────────────────────────────────
+
+type FactsWithoutBody = Omit<RequestFacts, 'body'>;
+
+/**
+ * Whether the proxy must read the body before calling verifyOAuth1Request: form bodies are signed
+ * parameter by parameter; a body hash needs the bytes.
+ */
+export function oauth1BodyNeeded(facts: FactsWithoutBody, policy: OAuth1Policy): boolean {
+  if (isFormContentType(facts.contentType)) return true;
+  if (policy.bodyHash === 'required') return true;
+  if (policy.bodyHash === 'off') return false;
+  if (parseFormEncoded(rawQuery(facts.target)).some(([name]) => name === BODY_HASH_PARAM)) return true;
+  if (!isOAuthAuthorization(facts.authorization)) return false;
+  try {
+    return parseAuthorizationHeader(facts.authorization!).params.some(([name]) => name === BODY_HASH_PARAM);
+  } catch {
+    // Malformed: verification will reject it without looking at the body.
+    return false;
+  }
+}
+
+const CREDENTIAL_PARAMS: ReadonlySet<string> = new Set(['oauth_consumer_key', 'oauth_signature']);
+
+function namesCredential(params: readonly Param[]): boolean {
+  return params.some(([name]) => CREDENTIAL_PARAMS.has(name));
+}
+
+/**
+ * Whether the request carries OAuth 1.0a credentials anywhere (§3.5): an OAuth Authorization
+ * header, or oauth_consumer_key / oauth_signature in the query or (when given) the form body.
+ * Used by `auth: any` to pick the scheme and to tell "no credentials" from "bad credentials".
+ */
+export function hasOAuth1Credentials(
+  facts: FactsWithoutBody & { readonly body?: Buffer | undefined },
+): boolean {
+  if (isOAuthAuthorization(facts.authorization)) return true;
+  if (namesCredential(parseFormEncoded(rawQuery(facts.target)))) return true;
+  return namesCredential(formBodyParams({ contentType: facts.contentType, body: facts.body }));
+}
