@@ -5,6 +5,10 @@ import { ABSENT_SCHEME, type Authenticator, createAuthenticator } from './proxy/
 import { buildHeaderPolicy, type HeaderPolicy } from './proxy/headers.js';
 import type { Realms } from './proxy/respond.js';
 import { buildRouteTable, type RouteTable } from './proxy/router.js';
+import { createOAuth1Scheme } from './proxy/schemes.js';
+import { FileCredentialStore } from './store/file.js';
+import { MemoryNonceStore } from './store/memory.js';
+import type { CredentialStore, NonceStore } from './store/types.js';
 
 /**
  * Everything a request reads, built once per config load and never mutated: the route table,
@@ -18,6 +22,9 @@ export interface Runtime {
   readonly headerPolicy: HeaderPolicy;
   readonly realms: Realms;
   readonly authenticator: Authenticator;
+  readonly credentials: CredentialStore;
+  /** Kept across reloads when its settings are unchanged: a reload must not reopen a replay window. */
+  readonly nonces: NonceStore;
   isTrustedProxy(address: string | undefined): boolean;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
@@ -42,17 +49,40 @@ function buildTrustedProxies(cidrs: readonly string[]): (address: string | undef
   };
 }
 
-export async function buildRuntime(loaded: LoadedConfig, _previous: Runtime | undefined): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Clock for timestamp windows and token expiry (tests inject one). */
+  readonly now?: () => number;
+}
+
+export async function buildRuntime(
+  loaded: LoadedConfig,
+  previous: Runtime | undefined,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
   const config = loaded.config;
+  const now = options.now ?? Date.now;
+  const credentials: CredentialStore = new FileCredentialStore(
+    loaded.credentials ?? { clients: [], tokens: [], bearerTokens: [] },
+  );
+  const nonces: NonceStore =
+    previous !== undefined && previous.config.oauth1.nonceStore === config.oauth1.nonceStore
+      ? previous.nonces
+      : new MemoryNonceStore();
+  const oauth1 = createOAuth1Scheme(config, { credentials, nonces, now });
   return {
+    credentials,
+    nonces,
     loaded,
     config,
     routes: buildRouteTable(config.routes),
     headerPolicy: buildHeaderPolicy(config.identity),
     realms: { oauth1: config.oauth1.realm, oauth2: config.oauth2.realm },
-    authenticator: createAuthenticator({ oauth1: ABSENT_SCHEME, oauth2: ABSENT_SCHEME }),
+    authenticator: createAuthenticator({ oauth1, oauth2: ABSENT_SCHEME }),
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
     readiness: async () => ({ config: true }),
-    close: async () => {},
+    close: async (next) => {
+      if (next?.nonces !== nonces) await nonces.close();
+      await credentials.close();
+    },
   };
 }
