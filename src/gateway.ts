@@ -50,7 +50,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { logger } = options;
   const env = options.env ?? process.env;
   const metrics = new Metrics();
-  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined);
+  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined, { logger });
   metrics.setConfigHash(runtime.loaded.hash);
   const proxy = new GatewayServer(runtime, logger, metrics);
   let draining = false;
@@ -71,7 +71,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       try {
         const loaded = await loadConfig(options.configPath, env);
         if (loaded.hash === proxy.runtime.loaded.hash) return true;
-        const next = await buildRuntime(loaded, proxy.runtime);
+        const next = await buildRuntime(loaded, proxy.runtime, { logger });
         const previous = proxy.swapRuntime(next);
         runtime = next;
         metrics.reloads.inc({ result: 'success' });

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { gatewayJsonSchema } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
+import { buildRuntime } from './runtime.js';
 
 /**
  * CLI (DESIGN "CLI contract"):
@@ -36,6 +37,9 @@ async function check(args: string[]): Promise<void> {
   const path = configPath(values.config);
   try {
     const loaded = await loadConfig(path);
+    // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids).
+    const runtime = await buildRuntime(loaded, undefined);
+    await runtime.close(undefined);
     process.stdout.write(`${path}: OK (${loaded.config.routes.length} routes)\n`);
   } catch (error) {
     if (error instanceof ConfigError) {

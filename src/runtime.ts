@@ -1,19 +1,27 @@
 import { BlockList, isIP } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import type { GatewayFileConfig } from './config/schema.js';
+import type { Logger } from './observability/logger.js';
 import { ABSENT_SCHEME, type Authenticator, createAuthenticator } from './proxy/authenticate.js';
 import { buildHeaderPolicy, type HeaderPolicy } from './proxy/headers.js';
 import type { Realms } from './proxy/respond.js';
 import { buildRouteTable, type RouteTable } from './proxy/router.js';
 import { createOAuth1Scheme } from './proxy/schemes.js';
-import { FileCredentialStore } from './store/file.js';
-import { MemoryNonceStore } from './store/memory.js';
-import type { CredentialStore, NonceStore } from './store/types.js';
+import {
+  createRedisClient,
+  createStores,
+  needsRedis,
+  type RedisConnection,
+  type Stores,
+} from './store/index.js';
 
 /**
  * Everything a request reads, built once per config load and never mutated: the route table,
- * header sets, trusted-proxy list, verifiers. A reload builds a whole new Runtime and swaps the
- * reference; requests already running keep the one they started with.
+ * header sets, trusted-proxy list, verifiers, stores. A reload builds a whole new Runtime and swaps
+ * the reference; requests already running keep the one they started with. Connections and the
+ * nonce store carry over to the next Runtime when their settings are unchanged, so a reload
+ * neither drops Redis connections nor forgets claimed nonces.
  */
 export interface Runtime {
   readonly loaded: LoadedConfig;
@@ -22,14 +30,19 @@ export interface Runtime {
   readonly headerPolicy: HeaderPolicy;
   readonly realms: Realms;
   readonly authenticator: Authenticator;
-  readonly credentials: CredentialStore;
-  /** Kept across reloads when its settings are unchanged: a reload must not reopen a replay window. */
-  readonly nonces: NonceStore;
+  readonly stores: Stores;
+  readonly redis: RedisConnection | undefined;
   isTrustedProxy(address: string | undefined): boolean;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
   /** Release what this runtime owns that `next` (the runtime replacing it, if any) does not reuse. */
   close(next: Runtime | undefined): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Clock for timestamp windows and token expiry (tests inject one). */
+  readonly now?: () => number;
+  readonly logger?: Logger;
 }
 
 function buildTrustedProxies(cidrs: readonly string[]): (address: string | undefined) => boolean {
@@ -49,9 +62,26 @@ function buildTrustedProxies(cidrs: readonly string[]): (address: string | undef
   };
 }
 
-export interface RuntimeOptions {
-  /** Clock for timestamp windows and token expiry (tests inject one). */
-  readonly now?: () => number;
+function connectRedis(
+  config: GatewayFileConfig,
+  previous: Runtime | undefined,
+  logger: Logger | undefined,
+): RedisConnection | undefined {
+  if (!needsRedis(config)) return undefined;
+  if (previous?.redis !== undefined && isDeepStrictEqual(previous.config.redis, config.redis))
+    return previous.redis;
+  let lastLogged = 0;
+  return createRedisClient(config.redis, {
+    onError: (error) => {
+      // ioredis reports every reconnect attempt; one line per 10 s is enough.
+      const now = Date.now();
+      if (now - lastLogged > 10_000) {
+        lastLogged = now;
+        logger?.warn({ error: error.message }, 'redis unavailable; requests that need it get 503');
+      }
+    },
+    onReady: () => logger?.info('redis connected'),
+  });
 }
 
 export async function buildRuntime(
@@ -61,28 +91,36 @@ export async function buildRuntime(
 ): Promise<Runtime> {
   const config = loaded.config;
   const now = options.now ?? Date.now;
-  const credentials: CredentialStore = new FileCredentialStore(
-    loaded.credentials ?? { clients: [], tokens: [], bearerTokens: [] },
-  );
-  const nonces: NonceStore =
-    previous !== undefined && previous.config.oauth1.nonceStore === config.oauth1.nonceStore
-      ? previous.nonces
-      : new MemoryNonceStore();
-  const oauth1 = createOAuth1Scheme(config, { credentials, nonces, now });
-  return {
-    credentials,
-    nonces,
+  const redis = connectRedis(config, previous, options.logger);
+  let stores: Stores;
+  try {
+    stores = createStores(loaded, redis, previous?.stores);
+  } catch (error) {
+    if (redis !== undefined && redis !== previous?.redis) await redis.close();
+    throw error;
+  }
+  const oauth1 = createOAuth1Scheme(config, { credentials: stores.credentials, nonces: stores.nonces, now });
+
+  const runtime: Runtime = {
     loaded,
     config,
     routes: buildRouteTable(config.routes),
     headerPolicy: buildHeaderPolicy(config.identity),
     realms: { oauth1: config.oauth1.realm, oauth2: config.oauth2.realm },
     authenticator: createAuthenticator({ oauth1, oauth2: ABSENT_SCHEME }),
+    stores,
+    redis,
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
-    readiness: async () => ({ config: true }),
+    readiness: async () => {
+      const checks: Record<string, boolean> = { config: true };
+      if (redis !== undefined) checks['redis'] = await redis.ping();
+      return checks;
+    },
     close: async (next) => {
-      if (next?.nonces !== nonces) await nonces.close();
-      await credentials.close();
+      if (next?.stores.nonces !== stores.nonces) await stores.nonces.close();
+      if (next?.stores.credentials !== stores.credentials) await stores.credentials.close();
+      if (redis !== undefined && next?.redis !== redis) await redis.close();
     },
   };
+  return runtime;
 }
