@@ -1,0 +1,103 @@
+import type { OAuth2Config, TokenSourceName } from '../config/schema.js';
+import { GatewayError, TemporarilyUnavailable } from '../errors.js';
+import type { CredentialStore } from '../store/types.js';
+import { TokenCache, type TokenCacheStats } from './cache.js';
+import type { SharedTokenCache } from './shared-cache.js';
+import { createIntrospectionSource } from './sources/introspection.js';
+import { createJwtSource, type JwksTuning } from './sources/jwt.js';
+import { createStoreSource } from './sources/store.js';
+import { INACTIVE, type TokenInfo } from './token-info.js';
+import type { TokenSource } from './token-source.js';
+
+/**
+ * Bearer token → TokenInfo: the sources in `oauth2.tokenSources` order behind one cache. The first
+ * source that knows the token answers for it; if none does, the token is inactive. A source that
+ * cannot answer stops the chain with TemporarilyUnavailable (a later source must not overrule a
+ * source that might have said "revoked").
+ *
+ * Callers then judge the facts per route with verify/oauth2/token-check.ts.
+ */
+
+export interface TokenResolver {
+  resolve(token: string): Promise<TokenInfo>;
+  close(): Promise<void>;
+  stats(): TokenResolverStats;
+}
+
+export interface TokenResolverStats extends TokenCacheStats {
+  /** Definitive answers per source ("none" = no source knew the token). */
+  readonly answeredBy: Readonly<Record<TokenSourceName | 'none', number>>;
+}
+
+export interface TokenResolverDeps {
+  readonly credentials: CredentialStore;
+  /** Unix milliseconds. */
+  readonly now: () => number;
+  /** Optional L2 shared by replicas; pass it only when `introspection.cache.shared` is on. */
+  readonly sharedCache?: SharedTokenCache | undefined;
+  /** JWKS refetch/caching knobs (not part of gateway.yaml; tests shorten the cooldown). */
+  readonly jwks?: JwksTuning | undefined;
+}
+
+/** Cache limits when there is no `introspection` block (same defaults as the schema). */
+const DEFAULT_CACHE = { maxEntries: 100_000, maxTtl: 300_000, negativeTtl: 10_000 } as const;
+
+function createSource(name: TokenSourceName, config: OAuth2Config, deps: TokenResolverDeps): TokenSource {
+  switch (name) {
+    case 'store':
+      return createStoreSource(deps.credentials, deps.now);
+    case 'introspection':
+      if (config.introspection === undefined)
+        throw new Error('oauth2.introspection is required by tokenSources');
+      return createIntrospectionSource(config.introspection);
+    case 'jwt':
+      if (config.jwt === undefined) throw new Error('oauth2.jwt is required by tokenSources');
+      return createJwtSource(config.jwt, deps.now, deps.jwks);
+  }
+}
+
+export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDeps): TokenResolver {
+  const sources = config.tokenSources.map((name) => createSource(name, config, deps));
+  const answeredBy: Record<TokenSourceName | 'none', number> = {
+    store: 0,
+    introspection: 0,
+    jwt: 0,
+    none: 0,
+  };
+
+  async function lookup(token: string): Promise<TokenInfo> {
+    for (const source of sources) {
+      let info: TokenInfo | undefined;
+      try {
+        info = await source.lookup(token);
+      } catch (error) {
+        // Fail closed: whatever went wrong in a backend is a 503, never a pass and never a 500.
+        throw error instanceof GatewayError ? error : new TemporarilyUnavailable(error);
+      }
+      if (info !== undefined) {
+        answeredBy[source.name]++;
+        return info;
+      }
+    }
+    answeredBy.none++;
+    return INACTIVE;
+  }
+
+  const cacheConfig = config.introspection?.cache ?? DEFAULT_CACHE;
+  const cache = new TokenCache(lookup, {
+    maxEntries: cacheConfig.maxEntries,
+    maxTtlMs: cacheConfig.maxTtl,
+    negativeTtlMs: cacheConfig.negativeTtl,
+    now: deps.now,
+    shared: deps.sharedCache,
+  });
+
+  return {
+    resolve: (token) => cache.get(token),
+    stats: () => ({ ...cache.stats(), answeredBy: { ...answeredBy } }),
+    async close() {
+      cache.clear();
+      await Promise.all(sources.map((source) => source.close()));
+    },
+  };
+}

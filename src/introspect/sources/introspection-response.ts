@@ -1,0 +1,64 @@
+import { INACTIVE, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+
+/**
+ * RFC 7662 §2.2 response → TokenInfo, strictly. A response we cannot read with certainty is a
+ * backend fault (the caller answers 503), never a guess: a non-boolean `active` ("true", 1) or a
+ * wrongly typed member throws MalformedIntrospectionResponse.
+ */
+export class MalformedIntrospectionResponse extends Error {
+  constructor(member: string) {
+    // Names the member only; values may be token material and are never echoed.
+    super(`introspection response member "${member}" is missing or has the wrong type`);
+    this.name = 'MalformedIntrospectionResponse';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function optionalString(body: Json, member: string): string | undefined {
+  const value = body[member];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new MalformedIntrospectionResponse(member);
+  return value;
+}
+
+function optionalSeconds(body: Json, member: string): number | undefined {
+  const value = body[member];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new MalformedIntrospectionResponse(member);
+  return value;
+}
+
+/** RFC 7662 §2.2 defers `aud` to RFC 7519 §4.1.3: a string or an array of strings. */
+function optionalAudience(body: Json): readonly string[] | undefined {
+  const value = body['aud'];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value) && value.every((entry) => typeof entry === 'string')) return value as string[];
+  throw new MalformedIntrospectionResponse('aud');
+}
+
+export function parseIntrospectionResponse(body: unknown): TokenInfo {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new MalformedIntrospectionResponse('(root)');
+  }
+  const json = body as Json;
+  const active = json['active'];
+  if (typeof active !== 'boolean') throw new MalformedIntrospectionResponse('active');
+  // §2.2: when inactive, the AS SHOULD NOT say more, and nothing else it says matters.
+  if (!active) return INACTIVE;
+
+  const clientId = optionalString(json, 'client_id');
+  const exp = optionalSeconds(json, 'exp');
+  const nbf = optionalSeconds(json, 'nbf');
+  optionalSeconds(json, 'iat');
+  return {
+    active: true,
+    clientId,
+    user: userFromClaims(optionalString(json, 'sub'), optionalString(json, 'username'), clientId),
+    scopes: parseScope(optionalString(json, 'scope')),
+    exp,
+    nbf,
+    aud: optionalAudience(json),
+  };
+}

@@ -1,0 +1,146 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from 'jose';
+import type { JwtConfig } from '../../config/schema.js';
+import { TemporarilyUnavailable } from '../../errors.js';
+import { INACTIVE, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+import type { TokenSource } from '../token-source.js';
+
+/**
+ * RFC 9068 JWT access tokens, verified locally against the issuer's JWKS.
+ *
+ * - Keys: jose's remote JWKS, cached `cacheMaxAge`, refetched when a token names an unknown `kid`
+ *   but at most once per `cooldown` (a stream of forged kids cannot hammer the AS). If the JWKS
+ *   endpoint is down, the last keys fetched keep verifying (stale-if-error); with no keys at all
+ *   the answer is TemporarilyUnavailable.
+ * - Algorithms: only `jwt.algorithms` (the schema admits asymmetric ones only), so `alg: none`
+ *   and "HS256 keyed with the public key" forgeries fail before any key is used.
+ * - `typ` must be `at+jwt` (jose also accepts `application/at+jwt`). RFC 9068 §4 says resource
+ *   servers MUST reject other values; that is what stops an ID token (`typ: JWT`, signed by the same
+ *   keys) from being replayed as an access token. Plain-JWT access tokens are therefore refused.
+ * - `iss`, `aud` (the route-independent `jwt.audience`; a route's own audience is checked later by
+ *   checkTokenInfo), `exp` (required) and `nbf` with `clockTolerance`, at the injected clock.
+ *
+ * A bad signature, wrong issuer/audience/typ or an expired token is a definitive inactive answer.
+ * A token that is not a JWS compact serialisation at all is not ours: undefined.
+ */
+
+export interface JwksTuning {
+  /** Minimum time between refetches triggered by unknown kids (default 30 s). */
+  readonly cooldownMs?: number | undefined;
+  /** How long fetched keys are trusted before a refetch (default 10 min). */
+  readonly cacheMaxAgeMs?: number | undefined;
+  /** Bound on one JWKS fetch (default 5 s). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Three base64url segments; the signature may be empty (that is how `alg: none` looks). */
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** jose error codes that mean "this token is bad", as opposed to "the JWKS could not be fetched". */
+const TOKEN_FAULTS: ReadonlySet<string> = new Set([
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_INVALID',
+  'ERR_JWS_INVALID',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JOSE_NOT_SUPPORTED',
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+]);
+
+function isTokenFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TOKEN_FAULTS.has(code);
+}
+
+function looksLikeJwt(token: string): boolean {
+  if (!JWS_COMPACT.test(token)) return false;
+  try {
+    decodeProtectedHeader(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function stringClaim(payload: JWTPayload, name: string): string | undefined {
+  const value = payload[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
+  // RFC 9068 §2.2: client_id; `azp` is the OIDC spelling some servers (Keycloak) use instead.
+  const clientId = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
+  const { aud } = payload;
+  return {
+    active: true,
+    clientId,
+    user: userFromClaims(payload.sub, stringClaim(payload, 'username'), clientId),
+    scopes: parseScope(stringClaim(payload, 'scope')),
+    exp: payload.exp,
+    // nbf was already checked by jwtVerify (with clock tolerance) and only becomes truer with time.
+    aud: aud === undefined ? undefined : typeof aud === 'string' ? [aud] : aud,
+  };
+}
+
+export function createJwtSource(config: JwtConfig, now: () => number, tuning: JwksTuning = {}): TokenSource {
+  const cooldownMs = tuning.cooldownMs ?? 30_000;
+  const remote = createRemoteJWKSet(new URL(config.jwksUri), {
+    cooldownDuration: cooldownMs,
+    cacheMaxAge: tuning.cacheMaxAgeMs ?? 600_000,
+    timeoutDuration: tuning.timeoutMs ?? 5_000,
+  });
+  /** When the JWKS endpoint last failed: during a cooldown after that, verify with stale keys only. */
+  let remoteFailedAt = Number.NEGATIVE_INFINITY;
+
+  const baseOptions: JWTVerifyOptions = {
+    issuer: config.issuer,
+    ...(config.audience === undefined ? {} : { audience: config.audience }),
+    algorithms: [...config.algorithms],
+    clockTolerance: config.clockTolerance / 1000,
+    typ: 'at+jwt',
+    requiredClaims: ['exp'],
+  };
+
+  async function verifyWithStaleKeys(
+    token: string,
+    options: JWTVerifyOptions,
+    cause: unknown,
+  ): Promise<TokenInfo> {
+    const cached = remote.jwks();
+    if (cached === undefined) throw new TemporarilyUnavailable(cause);
+    try {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(cached), options);
+      return jwtClaimsToTokenInfo(payload);
+    } catch (error) {
+      if (isTokenFault(error)) return INACTIVE;
+      throw new TemporarilyUnavailable(error);
+    }
+  }
+
+  return {
+    name: 'jwt',
+    async lookup(token) {
+      if (!looksLikeJwt(token)) return undefined;
+      const nowMs = now();
+      const options: JWTVerifyOptions = { ...baseOptions, currentDate: new Date(nowMs) };
+      if (nowMs - remoteFailedAt < cooldownMs) return verifyWithStaleKeys(token, options, undefined);
+      try {
+        const { payload } = await jwtVerify(token, remote, options);
+        return jwtClaimsToTokenInfo(payload);
+      } catch (error) {
+        if (isTokenFault(error)) return INACTIVE;
+        remoteFailedAt = nowMs;
+        return verifyWithStaleKeys(token, options, error);
+      }
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * What the gateway knows about a bearer token, whichever source answered (credential store, RFC
+ * 7662 introspection, RFC 9068 JWT). These are facts about the token, never a decision for a
+ * route: scopes and audience are judged per route after the cache (verify/oauth2/token-check.ts),
+ * so a token cached while serving route A can never satisfy route B's stricter requirement.
+ */
+export interface TokenInfo {
+  readonly active: boolean;
+  readonly clientId?: string | undefined;
+  /** The resource owner; absent for client_credentials tokens (no user header upstream). */
+  readonly user?: string | undefined;
+  readonly scopes: readonly string[];
+  /** Expiry, unix seconds. */
+  readonly exp?: number | undefined;
+  /** Not valid before, unix seconds. */
+  readonly nbf?: number | undefined;
+  readonly aud?: readonly string[] | undefined;
+}
+
+/** The one answer for "not active": unknown, revoked, expired, forged. */
+export const INACTIVE: TokenInfo = Object.freeze({ active: false, scopes: Object.freeze([]) });
+
+/** RFC 6749 §3.3: scope is a space-delimited list; empty entries are not scopes. */
+export function parseScope(scope: string | null | undefined): readonly string[] {
+  if (scope === undefined || scope === null || scope === '') return [];
+  return scope.split(' ').filter((entry) => entry !== '');
+}
+
+/**
+ * The user behind a token, from `sub` (preferred) or `username`. RFC 9068 §2.2: for grants with no
+ * resource owner (client_credentials) `sub` SHOULD identify the client, and oidc-provider sets
+ * `sub` = client_id there; such a token has no user, so no user header is sent upstream.
+ */
+export function userFromClaims(
+  sub: string | undefined,
+  username: string | undefined,
+  clientId: string | undefined,
+): string | undefined {
+  if (sub !== undefined && sub !== '' && sub !== clientId) return sub;
+  if (username !== undefined && username !== '') return username;
+  return undefined;
+}
