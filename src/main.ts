@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
+import { renderConfigReference } from './config/reference.js';
 import { gatewayJsonSchema } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
@@ -17,7 +18,7 @@ import { buildRuntime } from './runtime.js';
 const USAGE = `Usage:
   oauth-gateway [run] [-c gateway.yaml]     start the gateway (default ./gateway.yaml or $OAUTH_GATEWAY_CONFIG)
   oauth-gateway check [-c gateway.yaml]     validate the configuration; exit 1 listing every error
-  oauth-gateway schema                      print the JSON Schema of gateway.yaml
+  oauth-gateway schema [--markdown]         print the JSON Schema of gateway.yaml (or the Markdown reference)
   oauth-gateway sign --consumer-key K --consumer-secret S [--token T --token-secret TS]
                      [--signature-method M] [--realm R] [--data BODY] [--curl] METHOD URL
                                             print an OAuth 1.0a Authorization header (or a curl command)
@@ -111,7 +112,11 @@ async function main(argv: string[]): Promise<void> {
     case 'check':
       return check(rest);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`);
+      process.stdout.write(
+        rest.includes('--markdown')
+          ? renderConfigReference()
+          : `${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`,
+      );
       return;
     case 'sign':
       return sign(rest);

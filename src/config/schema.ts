@@ -75,10 +75,10 @@ const adminSchema = z.strictObject({
 
 const limitsSchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(1_048_576),
-  headersTimeout: duration.default(10_000),
-  upstreamTimeout: duration.default(30_000),
+  headersTimeout: duration.prefault('10s'),
+  upstreamTimeout: duration.prefault('30s'),
   /** How long SIGTERM waits for in-flight requests before closing what is left. */
-  shutdownTimeout: duration.default(10_000),
+  shutdownTimeout: duration.prefault('10s'),
 });
 
 const redisNode = (defaultPort: number) =>
@@ -96,10 +96,10 @@ const redisSchema = z
       .default('redis://127.0.0.1:6379'),
     keyPrefix: z.string().default('oauth-gateway:'),
     /** Bounded so no request hangs while Redis is down. */
-    commandTimeout: duration.default(1000),
-    connectTimeout: duration.default(2000),
+    commandTimeout: duration.prefault('1s'),
+    connectTimeout: duration.prefault('2s'),
     /** Reconnect backoff doubles from 50ms up to this cap, forever. */
-    maxReconnectDelay: duration.default(2000),
+    maxReconnectDelay: duration.prefault('2s'),
     /** Sentinel mode: the sentinels to ask for the master named `sentinelName`. */
     sentinels: z.array(redisNode(26379)).min(1).optional(),
     sentinelName: z.string().min(1).optional(),
@@ -136,7 +136,7 @@ const credentialsSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('redis'),
     /** In-process cache of Redis records: the bound on how long a deleted/revoked record still works. */
-    cacheTtl: duration.default(5000),
+    cacheTtl: duration.prefault('5s'),
   }),
 ]);
 
@@ -146,15 +146,15 @@ const oauth1Schema = z.strictObject({
     .array(z.enum(SIGNATURE_METHODS))
     .min(1)
     .default(['HMAC-SHA1', 'HMAC-SHA256', 'RSA-SHA1']),
-  timestampWindow: duration.default(300_000),
+  timestampWindow: duration.prefault('5m'),
   nonceStore: z.enum(['memory', 'redis']).default('memory'),
   bodyHash: z.enum(['off', 'optional', 'required']).default('optional'),
 });
 
 const introspectionCacheSchema = z.strictObject({
   maxEntries: z.number().int().positive().default(100_000),
-  maxTtl: duration.default(300_000),
-  negativeTtl: duration.default(10_000),
+  maxTtl: duration.prefault('5m'),
+  negativeTtl: duration.prefault('10s'),
   shared: z.boolean().default(false),
 });
 
@@ -163,7 +163,7 @@ const introspectionSchema = z.strictObject({
   clientId: z.string().min(1),
   clientSecret: z.string().min(1),
   authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-  timeout: duration.default(5000),
+  timeout: duration.prefault('5s'),
   cache: introspectionCacheSchema.prefault({}),
 });
 
@@ -175,7 +175,7 @@ const jwtSchema = z.strictObject({
     .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
     .min(1)
     .default(['RS256', 'ES256']),
-  clockTolerance: duration.default(5000),
+  clockTolerance: duration.prefault('5s'),
 });
 
 const oauth2Schema = z.strictObject({

@@ -1,0 +1,173 @@
+import { gatewayJsonSchema } from './schema.js';
+
+/**
+ * docs/configuration.md is generated from the zod schema (via its JSON Schema), so the reference
+ * cannot drift from what the loader accepts: test/config/reference.test.ts fails when the checked-in
+ * file differs from `renderConfigReference()`. Regenerate with `npm run docs:config`.
+ */
+
+interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  const?: unknown;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+}
+
+const DESCRIPTIONS: Record<string, string> = {
+  listen: 'Proxy listener. Env `PORT` overrides `port`.',
+  admin: 'Admin listener: `/healthz`, `/readyz`, `/metrics`. Never proxied; keep it private.',
+  trustedProxies:
+    'IPs/CIDRs of ingresses whose `X-Forwarded-Proto/Host/Port` are believed (OAuth1 base URL, PLAINTEXT-over-TLS check).',
+  'listen.host': 'Address to bind.',
+  'listen.port': 'Port to bind (0 = any free port).',
+  'admin.host': 'Address to bind; keep it on localhost or a pod-internal address.',
+  'admin.port': 'Port to bind.',
+  'redis.connectTimeout': 'Connection attempt timeout.',
+  'redis.maxReconnectDelay': 'Cap of the exponential reconnect backoff; reconnects never stop.',
+  'redis.sentinels': 'Sentinel nodes; when set, `url` supplies only credentials, TLS and db.',
+  'redis.sentinelName': 'Master group name.',
+  'redis.sentinelPassword': 'Password of the Sentinel nodes themselves.',
+  'redis.cluster': 'Cluster seed nodes; when set, `url` supplies only credentials and TLS.',
+  'credentials.type':
+    '`file` (credentials.yaml, reloaded with the config) or `redis` (hashes, docs/redis.md).',
+  'credentials.path': 'credentials.yaml, relative to gateway.yaml.',
+  'credentials.cacheTtl':
+    'In-process cache of Redis records: a deleted or revoked record stops working within this bound.',
+  'oauth1.realm': 'Realm in the `OAuth` challenge.',
+  'oauth2.realm': 'Realm in the `Bearer` challenge.',
+  'oauth2.introspection.url': 'Introspection endpoint (RFC 7662).',
+  'oauth2.introspection.clientId': 'The gateway’s client id at the authorization server.',
+  'oauth2.introspection.clientSecret': 'Its secret; use `${ENV}`.',
+  'oauth2.introspection.authMethod': 'How the gateway authenticates to the endpoint (RFC 6749 §2.3.1).',
+  'oauth2.introspection.timeout': 'Per call; a timeout with nothing cached answers 503.',
+  'oauth2.introspection.cache.maxEntries': 'Bound of the in-process token cache (all token sources).',
+  'oauth2.introspection.cache.maxTtl': 'Active results are cached for min(exp − now, maxTtl).',
+  'oauth2.introspection.cache.negativeTtl': 'Inactive results are cached this long.',
+  'oauth2.jwt.jwksUri': 'JWKS of the issuer; refetched on an unknown `kid` (rate-limited).',
+  'oauth2.jwt.issuer': 'Required `iss`.',
+  'oauth2.jwt.audience': 'Required `aud` (any of); routes may narrow it with `audience`.',
+  'oauth2.jwt.algorithms': 'Accepted `alg` values; `none` and HMAC are never accepted.',
+  'oauth2.jwt.clockTolerance': 'Leeway for `exp`/`nbf`.',
+  'routes[].name': 'Unique; used in logs and metrics.',
+  'routes[].match': 'What the route matches.',
+  'routes[].match.methods': 'Only these methods; any when absent.',
+  'routes[].upstream': 'http(s) URL; a path in it is prepended to the forwarded path.',
+  'limits.maxBodyBytes':
+    'Largest body the gateway reads to verify (OAuth1 form bodies, body hash); 413 above.',
+  'limits.headersTimeout': 'A client must finish sending headers within this (slowloris protection).',
+  'limits.upstreamTimeout': 'Upstream must answer (and keep streaming) within this; 504 otherwise.',
+  'limits.shutdownTimeout': 'SIGTERM waits this long for in-flight requests.',
+  redis: 'Used by any store of type redis, the Redis nonce store and the shared introspection cache.',
+  'redis.url': '`redis://` or `rediss://` (TLS); credentials in the URL.',
+  'redis.keyPrefix': 'Prefix of every key (layout in docs/redis.md).',
+  'redis.commandTimeout': 'No request waits longer on Redis; a timeout fails closed with 503.',
+  'identity.headers': 'Header names sent upstream.',
+  'identity.strip': 'More inbound headers to always remove (matched case-insensitively, `_` = `-`).',
+  credentials: 'Where OAuth1 clients/tokens and OAuth2 bearer records come from.',
+  'oauth1.signatureMethods': 'Accepted methods. PLAINTEXT is accepted only over TLS.',
+  'oauth1.timestampWindow': 'Accepted clock skew of `oauth_timestamp`, both directions.',
+  'oauth1.nonceStore': '`redis` shares replay protection across replicas.',
+  'oauth1.bodyHash': '`oauth_body_hash` on non-form bodies: ignored, checked when present, or required.',
+  'oauth2.tokenSources': 'Tried in order for each token; the first that knows it wins.',
+  'oauth2.introspection': 'RFC 7662 introspection endpoint and the gateway’s client credentials.',
+  'oauth2.introspection.cache.shared': 'Also cache results in Redis so replicas share them.',
+  'oauth2.jwt': 'RFC 9068 JWT access tokens verified with the issuer’s JWKS.',
+  'oauth2.allowQueryToken': 'Accept `access_token` in the query (RFC 6750 §2.3).',
+  'oauth2.allowFormToken': 'Accept `access_token` in a form body (RFC 6750 §2.2).',
+  routes: 'Matched by most specific host, then longest path prefix, then methods.',
+  'routes[].match.host': 'Exact host or `*.suffix`; any host when absent.',
+  'routes[].match.pathPrefix': 'Matched on segment boundaries of the normalised path.',
+  'routes[].stripPrefix': 'Remove `pathPrefix` before forwarding.',
+  'routes[].auth': '`oauth1`, `oauth2`, `any` (either) or `none`.',
+  'routes[].scopes': 'All required; 403 insufficient_scope otherwise.',
+  'routes[].audience': 'Bearer tokens must carry this audience.',
+  'routes[].passAuthorization': 'Forward the `Authorization` header upstream.',
+};
+
+function typeOf(schema: JsonSchema): string {
+  if (schema.enum) return schema.enum.map((value) => `\`${String(value)}\``).join(' \\| ');
+  if (schema.const !== undefined) return `\`${String(schema.const)}\``;
+  const variants = schema.anyOf ?? schema.oneOf;
+  if (variants) return [...new Set(variants.map(typeOf))].join(' or ');
+  if (schema.type === 'array') return `list of ${schema.items ? typeOf(schema.items) : 'values'}`;
+  if (schema.type === 'number' && schema.minimum === 0 && schema.description === 'seconds') return 'duration';
+  return Array.isArray(schema.type) ? schema.type.join(' or ') : (schema.type ?? 'any');
+}
+
+function isDuration(schema: JsonSchema): boolean {
+  const variants = schema.anyOf ?? [];
+  return variants.some((v) => v.pattern?.includes('ms|s|m|h') === true);
+}
+
+function defaultOf(schema: JsonSchema): string {
+  if (schema.default === undefined) return '';
+  if (
+    typeof schema.default === 'object' &&
+    schema.default !== null &&
+    Object.keys(schema.default).length === 0
+  )
+    return '';
+  return `\`${JSON.stringify(schema.default)}\``;
+}
+
+function rows(schema: JsonSchema, path: string, required: boolean, out: string[]): void {
+  const objectVariants = (schema.anyOf ?? schema.oneOf)?.filter((v) => v.properties !== undefined);
+  if (schema.properties) {
+    if (path !== '') out.push(row(path, 'object', required, defaultOf(schema), schema));
+    for (const [key, child] of Object.entries(schema.properties)) {
+      rows(child, path === '' ? key : `${path}.${key}`, schema.required?.includes(key) ?? false, out);
+    }
+    return;
+  }
+  if (objectVariants && objectVariants.length > 0) {
+    out.push(row(path, 'one of the variants below', required, defaultOf(schema), schema));
+    const seen = new Set<string>();
+    for (const variant of objectVariants) {
+      for (const [key, child] of Object.entries(variant.properties ?? {})) {
+        const childPath = `${path}.${key}`;
+        if (seen.has(childPath) && child.const === undefined) continue;
+        seen.add(childPath);
+        rows(child, childPath, variant.required?.includes(key) ?? false, out);
+      }
+    }
+    return;
+  }
+  if (schema.type === 'array' && schema.items?.properties) {
+    out.push(row(path, 'list of objects', required, defaultOf(schema), schema));
+    for (const [key, child] of Object.entries(schema.items.properties)) {
+      rows(child, `${path}[].${key}`, schema.items.required?.includes(key) ?? false, out);
+    }
+    return;
+  }
+  out.push(row(path, isDuration(schema) ? 'duration' : typeOf(schema), required, defaultOf(schema), schema));
+}
+
+function row(path: string, type: string, required: boolean, fallback: string, schema: JsonSchema): string {
+  const description = DESCRIPTIONS[path] ?? schema.description ?? '';
+  return `| \`${path}\` | ${type} | ${required ? 'yes' : ''} | ${fallback} | ${description} |`;
+}
+
+export function renderConfigReference(): string {
+  const out: string[] = [];
+  rows(gatewayJsonSchema() as JsonSchema, '', true, out);
+  return `# gateway.yaml reference
+
+Generated from the configuration schema (\`src/config/schema.ts\`) by \`npm run docs:config\`; a test
+fails if this file and the schema disagree. Durations are seconds (number) or strings such as
+\`300ms\`, \`30s\`, \`5m\`, \`1h\`. Every string may use \`\${VAR}\` or \`\${VAR:-default}\`. Unknown
+keys are errors.
+
+| key | type | required | default | description |
+|---|---|---|---|---|
+${out.join('\n')}
+`;
+}
