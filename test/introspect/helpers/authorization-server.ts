@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import Provider, { type ProviderContext } from 'oidc-provider';
 
 /**
@@ -62,6 +62,13 @@ export interface AuthorizationServer {
   rotateKeys(): Promise<{ kid: string }>;
   /** Current signing key id. */
   readonly kid: string;
+  /** Current public signing key as a JWK (what the JWKS publishes). */
+  publicJwk(): JWK;
+  /**
+   * Sign arbitrary claims with the AS's real current key, for tokens oidc-provider would never
+   * issue (an ID-token-like `typ: JWT`, a token without exp). Defaults: typ at+jwt, RS256, kid.
+   */
+  sign(claims: JWTPayload, header?: { typ?: string }): Promise<string>;
   /** Stop accepting connections and drop open ones (the AS is down); `start()` brings it back. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -173,6 +180,16 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
     revocationUrl: `${issuer}/token/revocation`,
     get kid() {
       return keys[0]!.kid!;
+    },
+    publicJwk() {
+      const { kty, n, e, kid, alg, use } = keys[0]!;
+      return { kty, n, e, kid, alg, use } as JWK;
+    },
+    async sign(claims, header = {}) {
+      const key = await importJWK(keys[0]!, 'RS256');
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: keys[0]!.kid!, typ: header.typ ?? 'at+jwt' })
+        .sign(key);
     },
     async getToken(request = {}) {
       const form = new URLSearchParams({ grant_type: 'client_credentials' });
