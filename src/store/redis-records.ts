@@ -13,6 +13,8 @@ import type { BearerToken, OAuth1Client, OAuth1Token } from './types.js';
 export type RedisHash = Readonly<Record<string, string>>;
 
 const UNSIGNED_INTEGER = /^\d+$/;
+/** Fails every schema: a field that is present but unreadable must not read as "absent". */
+const INVALID = Symbol('invalid field');
 
 /** Redis has no null: an empty string means "not set". */
 function optional(value: string | undefined): string | undefined {
@@ -46,7 +48,8 @@ function audienceField(value: string | undefined): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    return null;
+    // Dropping an unreadable audience would widen the token to every audience: fail instead.
+    return INVALID;
   }
 }
 

@@ -58,6 +58,17 @@ export interface RedisClientEvents {
 
 type Client = Redis | Cluster;
 
+/**
+ * A key holding another type (a string where a hash belongs) is a malformed record, i.e. unknown
+ * (401), not an outage (503). Every other error still fails the operation.
+ */
+function unlessWrongType<T>(empty: T): (error: unknown) => T {
+  return (error) => {
+    if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return empty;
+    throw error;
+  };
+}
+
 /** A connect is in progress: worth waiting (bounded) for it rather than failing the request. */
 const CONNECTING = new Set(['wait', 'connecting', 'connect']);
 const RECONNECT_BASE_MS = 50;
@@ -94,7 +105,7 @@ class IoRedisConnection implements RedisConnection {
 
   get(key: string): Promise<string | undefined> {
     const full = this.keyPrefix + key;
-    return this.#run(async (client) => (await client.get(full)) ?? undefined);
+    return this.#run(async (client) => (await client.get(full).catch(unlessWrongType(null))) ?? undefined);
   }
 
   set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -114,7 +125,7 @@ class IoRedisConnection implements RedisConnection {
 
   getHash(key: string): Promise<Readonly<Record<string, string>>> {
     const full = this.keyPrefix + key;
-    return this.#run((client) => client.hgetall(full));
+    return this.#run((client) => client.hgetall(full).catch(unlessWrongType({})));
   }
 
   async close(): Promise<void> {
