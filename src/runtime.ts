@@ -2,17 +2,20 @@ import { BlockList, isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import type { GatewayFileConfig } from './config/schema.js';
+import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
+import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import type { Logger } from './observability/logger.js';
-import { ABSENT_SCHEME, type Authenticator, createAuthenticator } from './proxy/authenticate.js';
+import { type Authenticator, createAuthenticator } from './proxy/authenticate.js';
 import { buildHeaderPolicy, type HeaderPolicy } from './proxy/headers.js';
 import type { Realms } from './proxy/respond.js';
 import { buildRouteTable, type RouteTable } from './proxy/router.js';
-import { createOAuth1Scheme } from './proxy/schemes.js';
+import { createOAuth1Scheme, createOAuth2Scheme } from './proxy/schemes.js';
 import {
   createRedisClient,
   createStores,
   needsRedis,
   type RedisConnection,
+  RedisSharedTokenCache,
   type Stores,
 } from './store/index.js';
 
@@ -32,6 +35,7 @@ export interface Runtime {
   readonly authenticator: Authenticator;
   readonly stores: Stores;
   readonly redis: RedisConnection | undefined;
+  readonly tokens: TokenResolver;
   isTrustedProxy(address: string | undefined): boolean;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
@@ -100,6 +104,13 @@ export async function buildRuntime(
     throw error;
   }
   const oauth1 = createOAuth1Scheme(config, { credentials: stores.credentials, nonces: stores.nonces, now });
+  const sharedCache =
+    redis !== undefined && config.oauth2.introspection?.cache.shared === true
+      ? new RedisSharedTokenCache(redis, { revive: reviveTokenInfo })
+      : undefined;
+  // A new resolver per config: its token sources close over this config's stores and endpoints.
+  const tokens = createTokenResolver(config.oauth2, { credentials: stores.credentials, now, sharedCache });
+  const oauth2 = createOAuth2Scheme(config, { resolver: tokens, now });
 
   const runtime: Runtime = {
     loaded,
@@ -107,9 +118,10 @@ export async function buildRuntime(
     routes: buildRouteTable(config.routes),
     headerPolicy: buildHeaderPolicy(config.identity),
     realms: { oauth1: config.oauth1.realm, oauth2: config.oauth2.realm },
-    authenticator: createAuthenticator({ oauth1, oauth2: ABSENT_SCHEME }),
+    authenticator: createAuthenticator({ oauth1, oauth2 }),
     stores,
     redis,
+    tokens,
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
     readiness: async () => {
       const checks: Record<string, boolean> = { config: true };
@@ -117,6 +129,7 @@ export async function buildRuntime(
       return checks;
     },
     close: async (next) => {
+      await tokens.close();
       if (next?.stores.nonces !== stores.nonces) await stores.nonces.close();
       if (next?.stores.credentials !== stores.credentials) await stores.credentials.close();
       if (redis !== undefined && next?.redis !== redis) await redis.close();

@@ -55,12 +55,3 @@ export function createAuthenticator(verifiers: {
     },
   };
 }
-
-/** Until a scheme is configured, it is never present: every request gets the bare challenge. */
-export const ABSENT_SCHEME: SchemeVerifier = {
-  present: () => false,
-  bodyNeeded: () => false,
-  verify: async () => {
-    throw new CredentialsMissing(['oauth1', 'oauth2']);
-  },
-};

@@ -1,6 +1,7 @@
 import type { GatewayFileConfig } from '../config/schema.js';
-import { InsufficientScope } from '../errors.js';
+import { CredentialsMissing, InsufficientScope } from '../errors.js';
 import type { Identity } from '../identity.js';
+import type { TokenResolver } from '../introspect/resolver.js';
 import type { CredentialStore, NonceStore } from '../store/types.js';
 import {
   hasOAuth1Credentials,
@@ -8,6 +9,8 @@ import {
   oauth1BodyNeeded,
   verifyOAuth1Request,
 } from '../verify/oauth1/index.js';
+import { bearerBodyNeeded, extractBearerToken, hasBearerCredentials } from '../verify/oauth2/bearer.js';
+import { checkTokenInfo } from '../verify/oauth2/token-check.js';
 import type { SchemeVerifier } from './authenticate.js';
 import type { CompiledRoute } from './router.js';
 
@@ -44,5 +47,35 @@ export function createOAuth1Scheme(config: GatewayFileConfig, deps: OAuth1Scheme
     present: (facts) => hasOAuth1Credentials(facts),
     bodyNeeded: (facts) => oauth1BodyNeeded(facts, policy),
     verify: async (facts, route) => requireScopes(await verifyOAuth1Request(facts, context), route),
+  };
+}
+
+export interface OAuth2SchemeDeps {
+  readonly resolver: TokenResolver;
+  readonly now: () => number;
+}
+
+/**
+ * The resolver caches facts about a token (TokenInfo); scopes and audience are judged here per
+ * route on every request, so a cached answer for one route never satisfies another's requirement.
+ */
+export function createOAuth2Scheme(config: GatewayFileConfig, deps: OAuth2SchemeDeps): SchemeVerifier {
+  const options = {
+    allowQueryToken: config.oauth2.allowQueryToken,
+    allowFormToken: config.oauth2.allowFormToken,
+  };
+  return {
+    present: (facts) => hasBearerCredentials(facts, options),
+    bodyNeeded: (facts) => bearerBodyNeeded(facts, options),
+    verify: async (facts, route) => {
+      const token = extractBearerToken(facts, options);
+      if (token === undefined) throw new CredentialsMissing(['oauth2']);
+      const info = await deps.resolver.resolve(token);
+      return checkTokenInfo(
+        info,
+        { scopes: route.config.scopes, audience: route.config.audience },
+        deps.now(),
+      );
+    },
   };
 }
