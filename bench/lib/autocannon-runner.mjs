@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+/**
+ * autocannon in its own process (pinned like wrk), printing the shared summary shape as one JSON
+ * line. argv[2]: { url, connections, durationSec, headers, authorizationFile }.
+ */
+
+const spec = JSON.parse(process.argv[2]);
+const options = {
+  url: spec.url,
+  connections: spec.connections,
+  duration: spec.durationSec,
+  headers: spec.headers,
+  timeout: 5,
+};
+if (spec.authorizationFile) {
+  const lines = readFileSync(spec.authorizationFile, 'utf8').split('\n').filter(Boolean);
+  let i = 0;
+  options.requests = [
+    {
+      setupRequest(request) {
+        const authorization = lines[i++ % lines.length];
+        return { ...request, headers: { ...request.headers, authorization } };
+      },
+    },
+  ];
+}
+
+const before = process.cpuUsage();
+const started = process.hrtime.bigint();
+const result = await autocannon(options);
+const durationUs = Number(process.hrtime.bigint() - started) / 1000;
+const cpu = process.cpuUsage(before);
+const requests = result.requests.total;
+process.stdout.write(
+  `${JSON.stringify({
+    requests,
+    durationUs,
+    rps: requests / (durationUs / 1e6),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cpuUs: cpu.user + cpu.system,
+  })}\n`,
+);

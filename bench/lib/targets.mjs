@@ -1,0 +1,190 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, PINNING, pinned, repin, startProcess, waitForPort } from './processes.mjs';
+
+/**
+ * Systems under test, by scenario `kind`. Each start() returns
+ *   { url, sutPids, stop() }
+ * with the SUT pinned to the SUT core. The upstream normally lives on the load-generator core;
+ * for `direct` it is moved to the SUT core, because then it *is* the system under test.
+ */
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const REQUEST_PATH = '/bench/items?id=42';
+
+function nginxBinary() {
+  for (const candidate of ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Debian nginx-light, installed when missing and allowed (root). */
+export function ensureNginx(install) {
+  if (nginxBinary()) return true;
+  if (!install || process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch {
+    return false;
+  }
+  return nginxBinary() !== undefined;
+}
+
+function nginxConfig(dir, port, upstreamPort) {
+  // One worker (one core), keep-alive pool to the upstream, the same X-Forwarded-* work as the
+  // gateway, and an access log formatted and written to /dev/null like the gateway's.
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log /dev/null combined;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream bench_upstream { server 127.0.0.1:${upstreamPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }
+  }
+}
+`;
+}
+
+function gatewayConfig({ port, upstreamPort, credentialsPath, redisUrl, auth, nonceStore }) {
+  // JSON is YAML: no quoting surprises.
+  return JSON.stringify(
+    {
+      listen: { host: '127.0.0.1', port },
+      admin: { host: '127.0.0.1', port: 0 },
+      limits: { maxBodyBytes: 1048576, headersTimeout: '10s', upstreamTimeout: '30s' },
+      redis: { url: redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: 'oauth-gateway-bench:' },
+      credentials: { type: 'file', path: credentialsPath },
+      oauth1: {
+        realm: 'bench',
+        signatureMethods: ['HMAC-SHA1', 'HMAC-SHA256'],
+        timestampWindow: '300s',
+        nonceStore: nonceStore ?? 'memory',
+      },
+      oauth2: { realm: 'bench', tokenSources: ['store'] },
+      routes: [
+        { name: 'bench', match: { pathPrefix: '/' }, upstream: `http://127.0.0.1:${upstreamPort}`, auth },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+export const TARGETS = {
+  direct: {
+    available: () => true,
+    async start(ctx) {
+      repin(ctx.upstream.pid, PINNING.sut);
+      return {
+        url: `http://127.0.0.1:${ctx.upstreamPort}${REQUEST_PATH}`,
+        sutPids: [ctx.upstream.pid],
+        async stop() {
+          repin(ctx.upstream.pid, PINNING.aux);
+        },
+      };
+    },
+  },
+
+  nginx: {
+    available: (ctx) =>
+      ensureNginx(ctx.install) ? true : 'nginx not available (apt-get install nginx-light)',
+    async start(ctx, scenario) {
+      const dir = join(ctx.workDir, scenario.id);
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o755); // the worker may run as nobody
+      const port = await freePort();
+      const conf = join(dir, 'nginx.conf');
+      writeFileSync(conf, nginxConfig(dir, port, ctx.upstreamPort));
+      const [cmd, args] = pinned(PINNING.sut, nginxBinary(), ['-c', conf, '-p', dir]);
+      const handle = startProcess('nginx', cmd, args);
+      await waitForPort(handle, port);
+      return {
+        url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+        sutPids: [handle.pid],
+        stop: () => handle.stop(),
+      };
+    },
+  },
+
+  'node-proxy': {
+    available: () => true,
+    async start(ctx, scenario) {
+      const port = await freePort();
+      const script = join(root, 'bench/servers/node-proxy.mjs');
+      const [cmd, args] = pinned(PINNING.sut, process.execPath, [
+        script,
+        '--lib',
+        scenario.lib,
+        '--port',
+        String(port),
+        '--target',
+        `http://127.0.0.1:${ctx.upstreamPort}`,
+      ]);
+      const handle = startProcess(scenario.lib, cmd, args, { cwd: root });
+      await waitForPort(handle, port);
+      return {
+        url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+        sutPids: [handle.pid],
+        stop: () => handle.stop(),
+      };
+    },
+  },
+
+  gateway: {
+    available: (ctx) =>
+      existsSync(join(root, 'dist/main.js')) ? true : 'dist/main.js missing (npm run build)',
+    async start(ctx, scenario) {
+      const dir = join(ctx.workDir, scenario.id);
+      mkdirSync(dir, { recursive: true });
+      const port = await freePort();
+      const conf = join(dir, 'gateway.yaml');
+      writeFileSync(
+        conf,
+        gatewayConfig({
+          port,
+          upstreamPort: ctx.upstreamPort,
+          credentialsPath: ctx.credentialsPath,
+          redisUrl: ctx.redisUrl,
+          auth: scenario.auth ?? 'none',
+          nonceStore: scenario.nonceStore,
+        }),
+      );
+      const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
+      const [cmd, args] = pinned(PINNING.sut, process.execPath, nodeArgs);
+      // Access log as shipped (info) unless the scenario says otherwise; it goes to /dev/null.
+      const handle = startProcess('gateway', cmd, args, {
+        cwd: dir,
+        env: { LOG_LEVEL: 'info', NODE_ENV: 'production', ...scenario.env },
+      });
+      await waitForPort(handle, port);
+      return {
+        url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+        sutPids: [handle.pid],
+        stop: () => handle.stop(),
+      };
+    },
+  },
+};

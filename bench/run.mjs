@@ -1,0 +1,385 @@
+#!/usr/bin/env node
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CREDENTIALS, writeCredentialsFile } from './lib/credentials.mjs';
+import { createAutocannon, createWrk, ensureWrk, wrkAvailable } from './lib/loadgen.mjs';
+import { machineInfo } from './lib/machine.mjs';
+import { freePort, PINNING, pinned, startProcess, stopAll, waitForPort } from './lib/processes.mjs';
+import { treeCpuUs, treeRssMb } from './lib/procstat.mjs';
+import { loadgenTable, ratioTable, scenarioTable, writeSection } from './lib/report.mjs';
+import { REQUEST_PATH, TARGETS } from './lib/targets.mjs';
+import { TARGETS as RATIO_TARGETS, RATIOS, SCENARIOS } from './scenarios.mjs';
+
+/**
+ * `npm run bench [-- options]`: every scenario of scenarios.mjs in one run, same load generator,
+ * same duration, each after a warm-up; JSON to bench/results/, a table into BENCHMARKS.md, and a
+ * one-line summary of the ratios.
+ *
+ *   --quick               3 s per scenario, 1 s warm-up, no load-generator comparison, no installs
+ *   --duration S          measured seconds per scenario (default 10; quick 3)
+ *   --warmup S            warm-up seconds (default 3; quick 1)
+ *   --only a,b            scenario ids to run
+ *   --connections N       concurrent connections (default 50)
+ *   --loadgen wrk|autocannon
+ *   --no-install          never apt-get install wrk/nginx
+ *   --results-dir DIR     where JSON goes (default bench/results)
+ *   --no-markdown         do not touch BENCHMARKS.md
+ */
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    only: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+    loadgen: { type: 'string' },
+    'no-install': { type: 'boolean', default: false },
+    'results-dir': { type: 'string' },
+    'no-markdown': { type: 'boolean', default: false },
+  },
+});
+
+const quick = values.quick;
+const durationSec = Number(values.duration ?? (quick ? 3 : 10));
+const warmupSec = Number(values.warmup ?? (quick ? 1 : 3));
+const connections = Number(values.connections);
+const install = !quick && !values['no-install'];
+const resultsDir = values['results-dir'] ?? join(root, 'bench/results');
+const only = values.only?.split(',').map((s) => s.trim());
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+
+const log = (message) => process.stderr.write(`${message}\n`);
+
+function probe(url, headers) {
+  return new Promise((resolve) => {
+    const req = request(url, { headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body: body.slice(0, 200) }));
+    });
+    req.on('error', (error) => resolve({ status: 0, body: error.message }));
+    req.end();
+  });
+}
+
+async function startRedis(workDir) {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, pids: [] };
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  const port = await freePort();
+  // Redis is "another machine": it shares the load-generator core, not the gateway's.
+  const [cmd, args] = pinned(PINNING.aux, 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    workDir,
+  ]);
+  const handle = startProcess('redis', cmd, args);
+  await waitForPort(handle, port);
+  return { url: `redis://127.0.0.1:${port}`, pids: [handle.pid], handle };
+}
+
+function chooseLoadgen(workDir) {
+  const wanted = values.loadgen;
+  if (wanted === 'autocannon') return createAutocannon({ connections });
+  if (wanted === 'wrk' || wanted === undefined) {
+    if (ensureWrk(install)) return createWrk({ connections, workDir });
+    if (wanted === 'wrk') throw new Error('wrk is not available (apt-get install wrk)');
+  }
+  return createAutocannon({ connections });
+}
+
+/** Same direct-upstream load with each generator: how much CPU each one burns per request. */
+async function compareLoadgens(ctx) {
+  const generators = [createAutocannon({ connections })];
+  if (wrkAvailable()) generators.unshift(createWrk({ connections, workDir: ctx.workDir }));
+  const target = await TARGETS.direct.start(ctx);
+  const rows = [];
+  try {
+    for (const generator of generators) {
+      await generator.run({ url: target.url, durationSec: 1 });
+      const before = treeCpuUs(target.sutPids);
+      const r = await generator.run({ url: target.url, durationSec: 5 });
+      const sutCpu = treeCpuUs(target.sutPids) - before;
+      rows.push({
+        name: generator.version,
+        rps: r.rps,
+        cpuUsPerReq: r.cpuUs / r.requests,
+        cpuUtil: r.cpuUs / r.durationUs,
+        sutCpuUtil: sutCpu / r.durationUs,
+      });
+      log(`  ${generator.name}: ${Math.round(r.rps)} req/s, ${(r.cpuUs / r.requests).toFixed(1)} µs CPU/req`);
+    }
+  } finally {
+    await target.stop();
+  }
+  return rows;
+}
+
+async function runScenario(ctx, scenario, loadgen, estimates) {
+  const base = { id: scenario.id, label: scenario.label };
+  const target = TARGETS[scenario.kind];
+  const available = await target.available(ctx);
+  if (available !== true) return { ...base, status: 'skipped', note: available };
+  if (scenario.needs?.includes('redis') && ctx.redisUrl === undefined) {
+    return { ...base, status: 'skipped', note: 'redis-server not available and REDIS_URL unset' };
+  }
+  const credential = scenario.credential ? CREDENTIALS[scenario.credential] : undefined;
+  if (credential) {
+    const ok = await credential.available();
+    if (ok !== true) return { ...base, status: 'skipped', note: ok };
+  }
+
+  const running = await target.start(ctx, scenario);
+  try {
+    const host = new URL(running.url).host;
+    const signTarget = { url: running.url, host, path: REQUEST_PATH };
+    const answer = await probe(running.url, credential?.probeHeaders(signTarget) ?? {});
+    if (answer.status !== 200) {
+      const hint =
+        scenario.auth && scenario.auth !== 'none' ? ' (verifier not wired in src/runtime.ts yet?)' : '';
+      return {
+        ...base,
+        status: 'skipped',
+        note: `probe answered ${answer.status} ${answer.body}${hint}`.trim(),
+      };
+    }
+
+    const loadOptions = async (seconds, tag) => {
+      const options = {
+        url: running.url,
+        durationSec: seconds,
+        headers: credential?.staticHeaders?.(signTarget),
+      };
+      if (credential?.presign) {
+        // Every request carries a fresh nonce: size the pre-signed set from the pass-through rate.
+        const rate = estimates.get('gateway-none') ?? 30_000;
+        const count = Math.min(3_000_000, Math.ceil(rate * Math.max(1, Math.round(seconds)) * 1.5) + 2000);
+        const file = join(ctx.workDir, `${scenario.id}-${tag}.txt`);
+        credential.presign(signTarget, count, file);
+        options.authorizationFile = file;
+        options.presigned = count;
+      }
+      return options;
+    };
+
+    if (warmupSec > 0) await loadgen.run(await loadOptions(warmupSec, 'warmup'));
+    const measure = await loadOptions(durationSec, 'measure');
+    const sutBefore = treeCpuUs(running.sutPids);
+    const upstreamBefore = treeCpuUs([ctx.upstream.pid]);
+    const auxBefore = treeCpuUs(ctx.auxPids);
+    const r = await loadgen.run(measure);
+    const sutCpu = treeCpuUs(running.sutPids) - sutBefore;
+    const upstreamCpu = treeCpuUs([ctx.upstream.pid]) - upstreamBefore;
+    const auxCpu = treeCpuUs(ctx.auxPids) - auxBefore;
+    const rssMb = treeRssMb(running.sutPids);
+    estimates.set(scenario.id, r.rps);
+
+    const bad = r.non2xx + r.errors;
+    const notes = [];
+    if (measure.presigned && r.requests > measure.presigned)
+      notes.push('pre-signed set exhausted: nonces repeated');
+    const result = {
+      ...base,
+      status: bad > r.requests * 0.01 ? 'invalid' : 'ok',
+      rps: r.rps,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      requests: r.requests,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      sutCpuUsPerReq: sutCpu / r.requests,
+      sutCpuUtil: sutCpu / r.durationUs,
+      rssMb,
+      upstreamCpuUsPerReq: upstreamCpu / r.requests,
+      redisCpuUsPerReq:
+        ctx.auxPids.length > 0 && scenario.needs?.includes('redis') ? auxCpu / r.requests : undefined,
+      loadgenCpuUsPerReq: r.cpuUs / r.requests,
+    };
+    if (result.sutCpuUtil < 0.85 && scenario.kind !== 'direct') notes.push('SUT not CPU-bound');
+    if (result.status === 'invalid') notes.push(`${bad} of ${r.requests} requests failed`);
+    if (result.redisCpuUsPerReq !== undefined)
+      notes.push(`Redis ${result.redisCpuUsPerReq.toFixed(1)} µs/req`);
+    result.note = notes.join('; ');
+    return result;
+  } finally {
+    await running.stop();
+  }
+}
+
+function computeRatios(results) {
+  const byId = new Map(results.filter((r) => r.status === 'ok').map((r) => [r.id, r]));
+  const pairs = [...RATIOS];
+  for (const scenario of SCENARIOS) {
+    if (scenario.kind === 'gateway' && scenario.auth && scenario.auth !== 'none') {
+      pairs.push([`${scenario.id}/gateway`, scenario.id, 'gateway-none']);
+    }
+  }
+  const out = [];
+  for (const [label, a, b] of pairs) {
+    const x = byId.get(a);
+    const y = byId.get(b);
+    if (x === undefined || y === undefined) continue;
+    out.push({
+      label,
+      rps: x.rps / y.rps,
+      cpu: x.sutCpuUsPerReq / y.sutCpuUsPerReq,
+      target: RATIO_TARGETS[label],
+    });
+  }
+  return out;
+}
+
+async function main() {
+  if (!existsSync(join(root, 'dist/main.js')))
+    throw new Error('dist/main.js missing: run `npm run build` first');
+  const workDir = mkdtempSync(join(tmpdir(), 'oauth-gateway-bench-'));
+  const machine = machineInfo();
+  const loadgen = chooseLoadgen(workDir);
+  const selected = SCENARIOS.filter((s) => only === undefined || only.includes(s.id));
+  log(
+    `oauth-gateway bench: ${selected.length} scenarios, ${durationSec} s each after ${warmupSec} s warm-up, ${loadgen.version}, ${connections} connections`,
+  );
+  log(
+    PINNING.enabled
+      ? `pinning: load generator + upstream on cpu ${PINNING.loadgen}, system under test on cpu ${PINNING.sut}`
+      : 'pinning: off (needs Linux, taskset and 2+ cores)',
+  );
+
+  const upstreamPort = await freePort();
+  const [cmd, args] = pinned(PINNING.aux, process.execPath, [
+    join(root, 'bench/servers/upstream.mjs'),
+    '--port',
+    String(upstreamPort),
+  ]);
+  const upstream = startProcess('upstream', cmd, args);
+  await waitForPort(upstream, upstreamPort);
+
+  const redis = selected.some((s) => s.needs?.includes('redis')) ? await startRedis(workDir) : undefined;
+  const ctx = {
+    workDir,
+    install,
+    upstream,
+    upstreamPort,
+    redisUrl: redis?.url,
+    auxPids: redis?.pids ?? [],
+    credentialsPath: writeCredentialsFile(workDir),
+  };
+
+  let loadgenComparison;
+  if (!quick && only === undefined) {
+    log('load generators on the direct upstream:');
+    loadgenComparison = await compareLoadgens(ctx);
+  }
+
+  const results = [];
+  const estimates = new Map();
+  for (const scenario of selected) {
+    log(`- ${scenario.id}`);
+    let result;
+    try {
+      result = await runScenario(ctx, scenario, loadgen, estimates);
+    } catch (error) {
+      result = {
+        id: scenario.id,
+        label: scenario.label,
+        status: 'failed',
+        note: String(error.message ?? error).slice(0, 300),
+      };
+    }
+    results.push(result);
+    log(
+      result.status === 'ok' || result.status === 'invalid'
+        ? `  ${Math.round(result.rps)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, ${result.sutCpuUsPerReq.toFixed(1)} µs CPU/req, RSS ${result.rssMb.toFixed(1)} MB ${result.note}`
+        : `  ${result.status}: ${result.note}`,
+    );
+  }
+
+  await upstream.stop();
+  await redis?.handle?.stop();
+  rmSync(workDir, { recursive: true, force: true });
+
+  const ratios = computeRatios(results);
+  const date = new Date().toISOString();
+  const report = {
+    date,
+    command,
+    quick,
+    machine,
+    loadgen: { name: loadgen.name, version: loadgen.version, connections, threads: 1 },
+    pinning: PINNING,
+    durationSec,
+    warmupSec,
+    requestPath: REQUEST_PATH,
+    loadgenComparison,
+    scenarios: results,
+    ratios,
+  };
+
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = date.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
+  writeFileSync(
+    join(resultsDir, `${quick ? 'quick-' : ''}${stamp}.json`),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(resultsDir, quick ? 'latest-quick.json' : 'latest.json'),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
+
+  if (!values['no-markdown'] && !quick) {
+    const header = [
+      `Run ${date} — \`${command}\``,
+      '',
+      `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.kernel}, Node ${machine.node}; load average at start ${machine.loadAverageAtStart}.`,
+      `Load generator: ${loadgen.version}, 1 thread, ${connections} connections, ${durationSec} s per scenario after ${warmupSec} s warm-up, \`GET ${REQUEST_PATH}\`.`,
+      PINNING.enabled
+        ? `Pinning (taskset): load generator, upstream and Redis on cpu ${PINNING.loadgen}; the system under test alone on cpu ${PINNING.sut} (for "direct" the upstream is moved there).`
+        : 'Pinning: off.',
+      '',
+    ].join('\n');
+    const parts = [header, scenarioTable(results), '', ratioTable(ratios)];
+    if (loadgenComparison)
+      parts.push('', 'Load generators, same direct-upstream load:', '', loadgenTable(loadgenComparison));
+    writeSection(join(root, 'BENCHMARKS.md'), 'bench:run', parts.join('\n'));
+  }
+
+  const summary = ratios
+    .map(
+      (r) =>
+        `${r.label} ${r.rps.toFixed(2)}× (CPU/req ${r.cpu.toFixed(2)}×)${r.target === undefined ? '' : r.rps >= r.target ? ' hit' : ` MISS<${r.target}`}`,
+    )
+    .join(' | ');
+  process.stdout.write(`ratios: ${summary || 'none (too few scenarios ran)'}\n`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    void stopAll().then(() => process.exit(130));
+  });
+}
+
+main().catch(async (error) => {
+  await stopAll();
+  log(`bench failed: ${error.stack ?? error}`);
+  process.exit(1);
+});

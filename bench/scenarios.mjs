@@ -1,0 +1,70 @@
+/**
+ * The scenario list: one row of BENCHMARKS.md each, run in this order with the same load
+ * generator, duration and warm-up. Adding an auth scenario is one entry:
+ *
+ *   { id, label, kind: 'gateway', auth: 'oauth1' | 'oauth2' | 'any',
+ *     credential: <key of CREDENTIALS in lib/credentials.mjs>,
+ *     nonceStore?: 'memory' | 'redis', needs?: ['redis'], env?: {...}, nodeArgs?: [...] }
+ *
+ * A gateway scenario with `auth` is only measured once a probe request gets 200 through it (so a
+ * verifier that is not wired yet shows up as a skipped row with the reason, never as a fast 401).
+ * `baseline: true` marks the rows the auth scenarios are compared against.
+ */
+export const SCENARIOS = [
+  { id: 'direct', label: 'direct upstream (no proxy)', kind: 'direct' },
+  { id: 'nginx', label: 'nginx pass-through', kind: 'nginx' },
+  {
+    id: 'http-proxy',
+    label: 'http-proxy@1.18 (stock, keep-alive agent)',
+    kind: 'node-proxy',
+    lib: 'http-proxy',
+  },
+  { id: 'http-proxy-3', label: 'http-proxy-3 (keep-alive agent)', kind: 'node-proxy', lib: 'http-proxy-3' },
+  { id: 'gateway-none', label: 'gateway `auth: none`', kind: 'gateway', auth: 'none', baseline: true },
+  {
+    id: 'gateway-none-quiet',
+    label: 'gateway `auth: none`, access log off (LOG_LEVEL=warn)',
+    kind: 'gateway',
+    auth: 'none',
+    env: { LOG_LEVEL: 'warn' },
+  },
+  {
+    id: 'gateway-oauth2-store',
+    label: 'gateway OAuth2 bearer, store token',
+    kind: 'gateway',
+    auth: 'oauth2',
+    credential: 'bearer-store',
+  },
+  {
+    id: 'gateway-oauth1-memory',
+    label: 'gateway OAuth1 HMAC-SHA1, memory nonces',
+    kind: 'gateway',
+    auth: 'oauth1',
+    credential: 'oauth1-hmac-sha1',
+    nonceStore: 'memory',
+  },
+  {
+    id: 'gateway-oauth1-redis',
+    label: 'gateway OAuth1 HMAC-SHA1, Redis nonces',
+    kind: 'gateway',
+    auth: 'oauth1',
+    credential: 'oauth1-hmac-sha1',
+    nonceStore: 'redis',
+    needs: ['redis'],
+  },
+];
+
+/** Ratios in the one-line summary: [label, numerator id, denominator id]. Auth rows are added. */
+export const RATIOS = [
+  ['gateway/http-proxy', 'gateway-none', 'http-proxy'],
+  ['gateway/http-proxy-3', 'gateway-none', 'http-proxy-3'],
+  ['gateway/nginx', 'gateway-none', 'nginx'],
+  ['gateway/direct', 'gateway-none', 'direct'],
+];
+
+/** Issue #9 targets (reported, never enforced): ratio label → minimum. */
+export const TARGETS = {
+  'gateway/http-proxy': 2.0,
+  'gateway/nginx': 0.5,
+  'gateway-oauth1-redis/gateway': 0.8,
+};
