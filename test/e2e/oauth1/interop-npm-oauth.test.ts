@@ -1,6 +1,6 @@
 import { stringify } from 'node:querystring';
 import { OAuth, type OAuthCallback } from 'oauth';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { receivedHeader } from '../../helpers/upstream.js';
 import {
   ALICE,
@@ -78,6 +78,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await world?.close();
+});
+beforeEach(() => {
+  forwarded = world.upstream.requests.length;
 });
 
 function expectAccepted(reply: Reply, identity: ExpectedIdentity, method: string, target: string) {
