@@ -22,6 +22,13 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/**
+ * `Expect: 100-continue` is answered on the client hop (Node's server sends `100 Continue` itself
+ * when there is no `checkContinue` listener), so it is consumed here, not forwarded; undici also
+ * refuses to send it (NotSupportedError), which turned every curl upload over 1 KB into a 502.
+ */
+const CONSUMED_BY_PROXY = 'expect';
+
 /** Headers the gateway sets itself, so the client's copies are dropped. */
 const GATEWAY_SET = new Set([
   'host',
@@ -108,7 +115,7 @@ export function buildUpstreamHeaders(
       if (context.upgrade && lower === 'upgrade') out.push(name, value);
       continue;
     }
-    if (nominated?.has(lower)) continue;
+    if (nominated?.has(lower) || lower === CONSUMED_BY_PROXY) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;

@@ -143,7 +143,7 @@ export class GatewayServer {
     return drained;
   }
 
-  #resolve(req: IncomingMessage, runtime: Runtime): Resolved {
+  #resolve(req: IncomingMessage, runtime: Runtime, requestId: string): Resolved {
     const method = req.method ?? 'GET';
     const hostHeader = req.headers.host;
     if (hostHeader === undefined || hostHeader === '') throw new BadRequest('Missing Host header');
@@ -165,7 +165,6 @@ export class GatewayServer {
     }
     const authorizationCount = countAuthorization(req.rawHeaders);
     if (authorizationCount > 1) throw new BadRequest('More than one Authorization header');
-    const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
     return {
       route,
       path,
@@ -207,12 +206,14 @@ export class GatewayServer {
     const started = performance.now();
     this.#inFlight++;
     if (this.#draining) res.shouldKeepAlive = false;
+    // Decided before routing so that 400/404 answers and their log lines carry it too.
+    const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
     let resolved: Resolved | undefined;
     let identity: Identity | undefined;
     let failure: GatewayError | undefined;
     let upstreamMs: number | undefined;
     try {
-      resolved = this.#resolve(req, runtime);
+      resolved = this.#resolve(req, runtime, requestId);
       const auth = await this.#authenticate(req, runtime, resolved);
       identity = auth.identity;
       const { route } = resolved;
@@ -239,9 +240,9 @@ export class GatewayServer {
       upstreamMs = performance.now() - upstreamStarted;
     } catch (error) {
       failure = toGatewayError(error);
-      sendError(res, failure, runtime.realms, resolved?.requestId);
+      sendError(res, failure, runtime.realms, requestId);
     } finally {
-      this.#finish(req, res, started, resolved, identity, failure, upstreamMs);
+      this.#finish(req, res, started, requestId, resolved, identity, failure, upstreamMs);
     }
   }
 
@@ -249,6 +250,7 @@ export class GatewayServer {
     req: IncomingMessage,
     res: ServerResponse,
     started: number,
+    requestId: string,
     resolved: Resolved | undefined,
     identity: Identity | undefined,
     failure: GatewayError | undefined,
@@ -268,7 +270,7 @@ export class GatewayServer {
     if (this.#logger.isLevelEnabled('info')) {
       this.#logger.info(
         {
-          requestId: resolved?.requestId,
+          requestId,
           route,
           method: req.method,
           // The query is never logged: OAuth1 signatures and query bearer tokens live there.
@@ -290,7 +292,7 @@ export class GatewayServer {
     ) {
       const cause = failure.cause as { code?: string; message?: string } | undefined;
       this.#logger.warn(
-        { requestId: resolved?.requestId, route, error: failure.code, cause: cause?.code ?? cause?.message },
+        { requestId, route, error: failure.code, cause: cause?.code ?? cause?.message },
         'request failed',
       );
     }
@@ -306,7 +308,7 @@ export class GatewayServer {
     socket.on('error', () => socket.destroy());
     let resolved: Resolved | undefined;
     try {
-      resolved = this.#resolve(req, runtime);
+      resolved = this.#resolve(req, runtime, requestIdFrom(firstValue(req.headers['x-request-id'])));
       const identity = await runtime.authenticator.authenticate(resolved.route, resolved.facts);
       const { route } = resolved;
       const headers = buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {

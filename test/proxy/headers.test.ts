@@ -114,6 +114,12 @@ describe('buildUpstreamHeaders: hop-by-hop', () => {
     expect(names(plain)).not.toContain('connection');
   });
 
+  it('Expect is consumed on the client hop (Node answers 100 Continue; undici cannot send it)', () => {
+    const out = build(['Host', 'h', 'Expect', '100-continue', 'Content-Length', '5000']);
+    expect(names(out)).not.toContain('expect');
+    expect(values(out, 'content-length')).toEqual(['5000']);
+  });
+
   it('end-to-end headers keep their case, order and duplicates', () => {
     const out = build(['Host', 'h', 'Accept', 'a', 'X-Dup', '1', 'x-dup', '2', 'Cookie', 'c=1']);
     expect(out.slice(0, 10)).toEqual([
