@@ -154,8 +154,7 @@ export const TARGETS = {
   },
 
   gateway: {
-    available: (ctx) =>
-      existsSync(join(root, 'dist/main.js')) ? true : 'dist/main.js missing (npm run build)',
+    available: () => (existsSync(join(root, 'dist/main.js')) ? true : 'dist/main.js missing (npm run build)'),
     async start(ctx, scenario) {
       const dir = join(ctx.workDir, scenario.id);
       mkdirSync(dir, { recursive: true });
