@@ -50,9 +50,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { logger } = options;
   const env = options.env ?? process.env;
   const metrics = new Metrics();
-  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined, { logger });
+  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined, {
+    logger,
+    metrics,
+  });
   metrics.setConfigHash(runtime.loaded.hash);
   const proxy = new GatewayServer(runtime, logger, metrics);
+  metrics.trackTokenResolver(() => proxy.runtime.tokens.stats());
   let draining = false;
   const admin = createAdminServer(
     () => proxy.runtime,
@@ -71,8 +75,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       try {
         const loaded = await loadConfig(options.configPath, env);
         if (loaded.hash === proxy.runtime.loaded.hash) return true;
-        const next = await buildRuntime(loaded, proxy.runtime, { logger });
+        const next = await buildRuntime(loaded, proxy.runtime, { logger, metrics });
         const previous = proxy.swapRuntime(next);
+        metrics.retireTokenResolver(previous.tokens.stats());
         runtime = next;
         metrics.reloads.inc({ result: 'success' });
         metrics.setConfigHash(loaded.hash);

@@ -5,6 +5,7 @@ import type { GatewayFileConfig } from './config/schema.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import type { Logger } from './observability/logger.js';
+import { countNonceClaims, type Metrics } from './observability/metrics.js';
 import { type Authenticator, createAuthenticator } from './proxy/authenticate.js';
 import { buildHeaderPolicy, type HeaderPolicy } from './proxy/headers.js';
 import type { Realms } from './proxy/respond.js';
@@ -47,6 +48,7 @@ export interface RuntimeOptions {
   /** Clock for timestamp windows and token expiry (tests inject one). */
   readonly now?: () => number;
   readonly logger?: Logger;
+  readonly metrics?: Metrics;
 }
 
 function buildTrustedProxies(cidrs: readonly string[]): (address: string | undefined) => boolean {
@@ -103,7 +105,11 @@ export async function buildRuntime(
     if (redis !== undefined && redis !== previous?.redis) await redis.close();
     throw error;
   }
-  const oauth1 = createOAuth1Scheme(config, { credentials: stores.credentials, nonces: stores.nonces, now });
+  const oauth1 = createOAuth1Scheme(config, {
+    credentials: stores.credentials,
+    nonces: countNonceClaims(stores.nonces, options.metrics),
+    now,
+  });
   const sharedCache =
     redis !== undefined && config.oauth2.introspection?.cache.shared === true
       ? new RedisSharedTokenCache(redis, { revive: reviveTokenInfo })

@@ -1,4 +1,35 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { TokenResolverStats } from '../introspect/resolver.js';
+import type { NonceStore } from '../store/types.js';
+
+function cacheEvents(stats: TokenResolverStats | undefined): Record<string, number> {
+  return {
+    hit: stats?.hits ?? 0,
+    miss: stats?.misses ?? 0,
+    coalesced: stats?.coalesced ?? 0,
+    backend: stats?.backendCalls ?? 0,
+    shared_hit: stats?.sharedHits ?? 0,
+    shared_error: stats?.sharedErrors ?? 0,
+  };
+}
+
+/** Count claims without changing the store's identity (stores are carried across reloads). */
+export function countNonceClaims(store: NonceStore, metrics: Metrics | undefined): NonceStore {
+  if (metrics === undefined) return store;
+  return {
+    claim: async (key, ttlMs) => {
+      try {
+        const fresh = await store.claim(key, ttlMs);
+        metrics.nonceClaims.inc({ result: fresh ? 'accepted' : 'replay' });
+        return fresh;
+      } catch (error) {
+        metrics.nonceClaims.inc({ result: 'error' });
+        throw error;
+      }
+    },
+    close: () => store.close(),
+  };
+}
 
 /**
  * Prometheus metrics on the admin port. Label values are bounded: route names come from config,
@@ -51,7 +82,58 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly nonceClaims = new Counter({
+    name: 'oauth_gateway_nonce_claims_total',
+    help: 'OAuth1 nonce claims by result (accepted, replay, error = store unavailable)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly tokenCache: Counter<'event'>;
+  readonly tokenLookups: Counter<'source'>;
+  readonly tokenCacheEntries: Gauge;
+  #tokenStats: () => TokenResolverStats | undefined = () => undefined;
+  /** Totals of resolvers replaced by reloads, so the exported counters never go backwards. */
+  #retired = { events: new Map<string, number>(), sources: new Map<string, number>() };
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
+    const metrics = this;
+    this.tokenCache = new Counter({
+      name: 'oauth_gateway_token_cache_events_total',
+      help: 'Bearer token cache: hit, miss, coalesced (joined an in-flight lookup), backend (reached the token sources), shared_hit, shared_error',
+      labelNames: ['event'] as const,
+      registers: [this.registry],
+      collect() {
+        const stats = metrics.#tokenStats();
+        this.reset();
+        for (const [event, value] of Object.entries(cacheEvents(stats))) {
+          this.inc({ event }, value + (metrics.#retired.events.get(event) ?? 0));
+        }
+      },
+    });
+    this.tokenLookups = new Counter({
+      name: 'oauth_gateway_token_lookups_total',
+      help: 'Bearer token lookups answered per source (store, introspection, jwt; none = unknown everywhere)',
+      labelNames: ['source'] as const,
+      registers: [this.registry],
+      collect() {
+        const stats = metrics.#tokenStats();
+        this.reset();
+        for (const [source, value] of Object.entries(stats?.answeredBy ?? {})) {
+          this.inc({ source }, value + (metrics.#retired.sources.get(source) ?? 0));
+        }
+      },
+    });
+    this.tokenCacheEntries = new Gauge({
+      name: 'oauth_gateway_token_cache_entries',
+      help: 'Bearer tokens currently cached in process',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#tokenStats()?.entries ?? 0);
+      },
+    });
+    // Export zeros from the start so rate() and alerts work before the first event.
+    for (const result of ['success', 'failure']) this.reloads.inc({ result }, 0);
+    for (const result of ['accepted', 'replay', 'error']) this.nonceClaims.inc({ result }, 0);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -68,6 +150,21 @@ export class Metrics {
     if (upstreamMs !== undefined) this.upstreamDuration.observe({ route }, upstreamMs / 1000);
     if (errorCode !== undefined && status >= 400 && status < 500)
       this.authFailures.inc({ route, code: errorCode });
+  }
+
+  /** Export the stats of the token resolver the current config uses. */
+  trackTokenResolver(stats: () => TokenResolverStats | undefined): void {
+    this.#tokenStats = stats;
+  }
+
+  /** A reload replaces the resolver: keep its totals. */
+  retireTokenResolver(final: TokenResolverStats): void {
+    for (const [event, value] of Object.entries(cacheEvents(final))) {
+      this.#retired.events.set(event, (this.#retired.events.get(event) ?? 0) + value);
+    }
+    for (const [source, value] of Object.entries(final.answeredBy)) {
+      this.#retired.sources.set(source, (this.#retired.sources.get(source) ?? 0) + value);
+    }
   }
 
   setConfigHash(hash: string): void {
