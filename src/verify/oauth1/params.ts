@@ -111,24 +111,26 @@ export function parseAuthorizationHeader(header: string): AuthorizationParams {
     }
     pos += 2;
 
+    // Copy runs of plain text in one slice; only quoted-pairs (rare: realm) break a run.
     let rawValue = '';
+    let runStart = pos;
     let closed = false;
     while (pos < end) {
       const code = header.charCodeAt(pos);
       if (code === 0x22 /* " */) {
+        rawValue += header.slice(runStart, pos);
         closed = true;
         pos++;
         break;
       }
       if (code === 0x5c /* \ */) {
-        const next = header.charCodeAt(pos + 1);
-        if (pos + 1 >= end || !isQuotedTextChar(next)) break;
-        rawValue += header[pos + 1];
+        if (pos + 1 >= end || !isQuotedTextChar(header.charCodeAt(pos + 1))) break;
+        rawValue += header.slice(runStart, pos);
+        runStart = pos + 1;
         pos += 2;
         continue;
       }
       if (!isQuotedTextChar(code)) break;
-      rawValue += header[pos];
       pos++;
     }
     if (!closed) throw reject('Malformed OAuth Authorization header');
