@@ -1,26 +1,49 @@
-import { LRUCache } from 'lru-cache';
 import type { NonceStore } from './types.js';
 
 /**
- * Nonces claimed in this process only (one replica). Bounded: when full, the oldest nonce is
- * evicted, which can only matter for a replay older than every newer claim; the timestamp window
- * still rejects anything older than the window.
+ * Nonces claimed in this process only (one replica). Two generations of plain Maps rotate every
+ * `ttl`: a claim is remembered for at least `ttl` (it survives one rotation) and dropped after at
+ * most about 2 × ttl, without a timer and without preallocating anything (an lru-cache sized for a
+ * million entries costs ~33 MB of RSS before the first request; a sidecar cannot afford that).
+ *
+ * Bounded: each generation holds at most maxEntries / 2 keys. When a flood of *validly signed*
+ * requests fills it, the gateway rotates early and forgets the oldest generation; the timestamp
+ * window still bounds how old a replay can be. Use the Redis store when that matters.
  */
 export class MemoryNonceStore implements NonceStore {
-  readonly #seen: LRUCache<string, true>;
+  #current = new Map<string, number>();
+  #previous = new Map<string, number>();
+  #rotatedAt: number;
+  readonly #generationLimit: number;
+  readonly #now: () => number;
 
-  constructor(maxEntries = 1_000_000) {
-    this.#seen = new LRUCache<string, true>({ max: maxEntries, ttlAutopurge: false, ttl: 1 });
+  constructor(maxEntries = 1_000_000, now: () => number = Date.now) {
+    this.#generationLimit = Math.max(1, Math.floor(maxEntries / 2));
+    this.#now = now;
+    this.#rotatedAt = now();
   }
 
   async claim(key: string, ttlMs: number): Promise<boolean> {
-    // has() honours TTL; set() then records the claim. No await in between, so this is atomic.
-    if (this.#seen.has(key)) return false;
-    this.#seen.set(key, true, { ttl: Math.max(1, ttlMs) });
+    // Synchronous from lookup to insert: two concurrent claims of one key cannot both win.
+    const now = this.#now();
+    if (now - this.#rotatedAt >= ttlMs || this.#current.size >= this.#generationLimit) {
+      this.#previous = this.#current;
+      this.#current = new Map();
+      this.#rotatedAt = now;
+    }
+    const expiresAt = this.#current.get(key) ?? this.#previous.get(key);
+    if (expiresAt !== undefined && expiresAt > now) return false;
+    this.#current.set(key, now + ttlMs);
     return true;
   }
 
+  /** Keys currently remembered (both generations). */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+
   async close(): Promise<void> {
-    this.#seen.clear();
+    this.#current.clear();
+    this.#previous.clear();
   }
 }

@@ -242,6 +242,8 @@ export function createRedisClient(config: RedisConfig, events: RedisClientEvents
       enableReadyCheck: true,
       clusterRetryStrategy: retry,
       slotsRefreshTimeout: config.commandTimeout,
+      // ioredis keeps an offline queue on its lazily connected node connections whatever we pass;
+      // the cluster-level enableOfflineQueue above is what makes user commands fail fast.
       redisOptions: common,
     };
     client = new Cluster(

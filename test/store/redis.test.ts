@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseGatewayConfig } from '../../src/config/load.js';
+import type { SharedTokenCache } from '../../src/introspect/shared-cache.js';
+import type { TokenInfo } from '../../src/introspect/token-info.js';
+import { reviveTokenInfo } from '../../src/introspect/token-info-codec.js';
 import {
   createRedisClient,
   type RedisConnection,
@@ -262,6 +265,22 @@ describe('RedisSharedTokenCache', () => {
     expect(await strict.get('wrong-shape')).toBeUndefined();
     await raw.set(`${config.keyPrefix}introspect:right-shape`, '{"active":true}');
     expect(await strict.get('right-shape')).toEqual({ active: true });
+  });
+});
+
+describe('RedisSharedTokenCache as the introspection L2', () => {
+  it('fits SharedTokenCache and round-trips a TokenInfo through reviveTokenInfo', async () => {
+    const l2: SharedTokenCache = new RedisSharedTokenCache<TokenInfo>(redis, { revive: reviveTokenInfo });
+    const info: TokenInfo = {
+      active: true,
+      scopes: ['photos:read'],
+      clientId: 'c',
+      user: 'alice',
+      exp: 1900000000,
+    };
+    const key = sha256Hex('l2-token');
+    await l2.set(key, info, 3000);
+    expect(await l2.get(key)).toEqual(info);
   });
 });
 

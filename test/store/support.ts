@@ -57,14 +57,22 @@ export async function waitFor(
 /** A redis-server of our own (no persistence) that a test may kill, pause and restart. */
 export class OwnRedisServer {
   readonly port: number;
+  readonly #args: readonly string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, args: readonly string[]) {
     this.port = port;
+    this.#args = args;
   }
 
-  static async start(port?: number): Promise<OwnRedisServer> {
-    const server = new OwnRedisServer(port ?? (await freePort()));
+  /** `args` replaces the default (no persistence) command line; `{port}` is filled in. */
+  static async start(port?: number, args?: readonly string[]): Promise<OwnRedisServer> {
+    const chosen = port ?? (await freePort());
+    const defaults = ['--port', '{port}', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const server = new OwnRedisServer(
+      chosen,
+      (args ?? defaults).map((arg) => arg.replace('{port}', String(chosen))),
+    );
     await server.start();
     return server;
   }
@@ -74,11 +82,7 @@ export class OwnRedisServer {
   }
 
   async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
+    const child = spawn('redis-server', [...this.#args], { stdio: 'ignore' });
     this.#child = child;
     const spawnFailed = new Promise<Error>((resolveError) => child.once('error', resolveError));
     const up = await Promise.race([waitFor(() => rawPing(this.port), 5000), spawnFailed]);
