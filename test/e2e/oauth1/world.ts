@@ -101,6 +101,8 @@ export interface WorldOptions {
   readonly credentials?: Record<string, unknown>;
   /** Reuse an upstream (two gateways in front of one upstream). */
   readonly upstream?: TestUpstream;
+  /** Captured log level; default `warn` (use `info` to inspect access logs). */
+  readonly logLevel?: string;
 }
 
 export interface Reply {
@@ -174,7 +176,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
         ...options.config,
       },
       credentials: options.credentials ?? credentialsFile(),
-      logLevel: 'warn',
+      logLevel: options.logLevel ?? 'warn',
     });
   } catch (error) {
     if (ownsUpstream) await upstream.close();
