@@ -109,9 +109,11 @@ function runMeasured(command, args) {
 export function createWrk({ connections, workDir }) {
   const version = (() => {
     try {
-      return execFileSync('wrk', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+      execFileSync('wrk', ['--version'], { encoding: 'utf8' });
+      return 'wrk';
     } catch (error) {
-      return `${error.stdout ?? ''}`.split('\n')[0].trim() || 'wrk';
+      // "wrk debian/4.1.0-3+b2 [epoll] Copyright …" → "wrk debian/4.1.0-3+b2"
+      return `${error.stdout ?? ''}`.split(' ').slice(0, 2).join(' ').trim() || 'wrk';
     }
   })();
   let scripts = 0;
