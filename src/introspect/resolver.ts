@@ -57,7 +57,6 @@ function createSource(name: TokenSourceName, config: OAuth2Config, deps: TokenRe
 }
 
 export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDeps): TokenResolver {
-  const sources = config.tokenSources.map((name) => createSource(name, config, deps));
   const answeredBy: Record<TokenSourceName | 'none', number> = {
     store: 0,
     introspection: 0,
@@ -65,15 +64,27 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
     none: 0,
   };
 
+  async function ask(source: TokenSource, token: string): Promise<TokenInfo | undefined> {
+    try {
+      return await source.lookup(token);
+    } catch (error) {
+      // Fail closed: whatever went wrong in a backend is a 503, never a pass and never a 500.
+      throw error instanceof GatewayError ? error : new TemporarilyUnavailable(error);
+    }
+  }
+
+  // A leading `store` source is asked before the cache, on every request: the credential store
+  // is already in memory (file) or has its own bounded cache (Redis, `credentials.cacheTtl`), and
+  // caching its answers again for up to `maxTtl` would stretch the documented revocation bound.
+  const [first, ...rest] = config.tokenSources;
+  const direct = first === 'store' ? createSource('store', config, deps) : undefined;
+  const cached = (direct === undefined ? config.tokenSources : rest).map((name) =>
+    createSource(name, config, deps),
+  );
+
   async function lookup(token: string): Promise<TokenInfo> {
-    for (const source of sources) {
-      let info: TokenInfo | undefined;
-      try {
-        info = await source.lookup(token);
-      } catch (error) {
-        // Fail closed: whatever went wrong in a backend is a 503, never a pass and never a 500.
-        throw error instanceof GatewayError ? error : new TemporarilyUnavailable(error);
-      }
+    for (const source of cached) {
+      const info = await ask(source, token);
       if (info !== undefined) {
         answeredBy[source.name]++;
         return info;
@@ -93,11 +104,24 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
   });
 
   return {
-    resolve: (token) => cache.get(token),
+    async resolve(token) {
+      if (direct !== undefined) {
+        const info = await ask(direct, token);
+        if (info !== undefined) {
+          answeredBy.store++;
+          return info;
+        }
+        if (cached.length === 0) {
+          answeredBy.none++;
+          return INACTIVE;
+        }
+      }
+      return cache.get(token);
+    },
     stats: () => ({ ...cache.stats(), answeredBy: { ...answeredBy } }),
     async close() {
       cache.clear();
-      await Promise.all(sources.map((source) => source.close()));
+      await Promise.all([direct, ...cached].map((source) => source?.close()));
     },
   };
 }

@@ -143,14 +143,9 @@ export function buildUpstreamHeaders(
   if (identity !== undefined) {
     const names = context.policy.names;
     if (identity.user !== undefined) out.push(names.user, identity.user);
-    out.push(
-      names.client,
-      identity.clientId,
-      names.scope,
-      identity.scopes.join(' '),
-      names.method,
-      identity.method,
-    );
+    // RFC 7662 makes client_id optional: send no header rather than an empty one.
+    if (identity.clientId !== '') out.push(names.client, identity.clientId);
+    out.push(names.scope, identity.scopes.join(' '), names.method, identity.method);
   }
   return out;
 }

@@ -38,6 +38,9 @@ export interface NormalisedTarget {
 }
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
+/** RFC 9112 §3.2: a request-target is visible ASCII. Raw UTF-8 bytes reach us as latin1 text and
+ * would be signed differently by the client and judged differently by the upstream. */
+const NOT_VISIBLE_ASCII = /[^\x21-\x7e]/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
 /**
@@ -51,6 +54,7 @@ export function normaliseTarget(rawTarget: string): NormalisedTarget {
     // absolute-form (`GET http://other/…`), authority-form and `*` are never routed.
     throw new BadRequest('Request-target must be an absolute path');
   }
+  if (NOT_VISIBLE_ASCII.test(rawTarget)) throw new BadRequest('Request-target must be visible ASCII');
   const queryAt = rawTarget.indexOf('?');
   const rawPath = queryAt === -1 ? rawTarget : rawTarget.slice(0, queryAt);
   const query = queryAt === -1 ? '' : rawTarget.slice(queryAt);
