@@ -230,6 +230,9 @@ export function createRedisClient(config: RedisConfig, events: RedisClientEvents
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     enableReadyCheck: true,
+    // After a Sentinel/managed failover the old master turns replica and refuses writes: drop the
+    // connection so the next attempt finds the new master (1 = reconnect, do not resend).
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 1 : false),
     ...(url.username === undefined ? {} : { username: url.username }),
     ...(url.password === undefined ? {} : { password: url.password }),
     ...(url.tls ? { tls: {} } : {}),
