@@ -181,6 +181,9 @@ export function oauth1BodyNeeded(facts: FactsWithoutBody, policy: OAuth1Policy):
   if (isFormContentType(facts.contentType)) return true;
   if (policy.bodyHash === 'required') return true;
   if (policy.bodyHash === 'off') return false;
+  // Cheap pre-filter on the hot path; a name disguised with percent-escapes only fails closed
+  // (the hash is then checked against an empty body).
+  if (!facts.target.includes('body') && facts.authorization?.includes('body') !== true) return false;
   if (parseFormEncoded(rawQuery(facts.target)).some(([name]) => name === BODY_HASH_PARAM)) return true;
   if (!isOAuthAuthorization(facts.authorization)) return false;
   try {
