@@ -39,11 +39,12 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return (comma === -1 ? first : first.slice(0, comma)).trim();
 }
 
-function countAuthorization(rawHeaders: readonly string[]): number {
+/** How many header lines are named `lowerName` (any case). */
+function countHeader(rawHeaders: readonly string[], lowerName: string): number {
   let count = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') count++;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
   }
   return count;
 }
@@ -147,6 +148,9 @@ export class GatewayServer {
     const method = req.method ?? 'GET';
     const hostHeader = req.headers.host;
     if (hostHeader === undefined || hostHeader === '') throw new BadRequest('Missing Host header');
+    // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first for routing, while every
+    // copy would be forwarded and an upstream may read the last (route-bypass.test.ts).
+    if (countHeader(req.rawHeaders, 'host') > 1) throw new BadRequest('More than one Host header');
     const { path, query } = normaliseTarget(req.url ?? '');
     const route = matchRoute(runtime.routes, normaliseHost(hostHeader), path, method);
     if (route === undefined) throw new NotFound();
@@ -163,7 +167,7 @@ export class GatewayServer {
       const forwardedPort = firstValue(req.headers['x-forwarded-port']);
       if (forwardedPort && /^\d{1,5}$/.test(forwardedPort)) host = `${normaliseHost(host)}:${forwardedPort}`;
     }
-    const authorizationCount = countAuthorization(req.rawHeaders);
+    const authorizationCount = countHeader(req.rawHeaders, 'authorization');
     if (authorizationCount > 1) throw new BadRequest('More than one Authorization header');
     return {
       route,
