@@ -1,8 +1,6 @@
 import { once } from 'node:events';
 import { type IncomingMessage, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { connect, createServer as createNetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -25,32 +23,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/**
- * Peak growth of live memory (V8 heap + Buffers, sampled right after a forced GC) while a transfer
- * runs. The gateway is in-process, so raw RSS would also count the test's client and upstream and
- * garbage not yet collected: measured at 20-34 MB for a 50 MB client→upstream transfer with no
- * gateway at all. Live bytes after GC are what a buffering proxy cannot hide: it would hold the
- * whole 50 MB body.
- */
-function trackLiveMemory(intervalMs = 100): () => number {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const live = () => {
-    gc();
-    const { heapUsed, external } = process.memoryUsage();
-    return heapUsed + external;
-  };
-  const baseline = live();
-  let peak = baseline;
-  const timer = setInterval(() => {
-    peak = Math.max(peak, live());
-  }, intervalMs);
-  return () => {
-    clearInterval(timer);
-    return Math.max(peak, live()) - baseline;
-  };
 }
 
 async function until(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
@@ -165,6 +137,65 @@ describe('gateway e2e', () => {
       for (const value of ['admin', 'root', 'root2', 'mallory', 'evil', 'admin:all']) {
         expect(record.rawHeaders.filter((_, i) => i % 2 === 1)).not.toContain(value);
       }
+    });
+  });
+
+  describe('hop-by-hop headers', () => {
+    it('request: hop-by-hop and Connection-nominated headers never reach the upstream', async () => {
+      const before = echo.requests.length;
+      const res = await rawRequest(
+        gw.port,
+        'GET /public/hop HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop-Secret\r\nX-Hop-Secret: s\r\n' +
+          'Keep-Alive: timeout=99\r\nTE: trailers\r\nProxy-Authorization: Basic dTpw\r\nProxy-Connection: keep-alive\r\n' +
+          'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAuthorization: Bearer not-for-upstream\r\nX-End-To-End: e\r\n\r\n',
+      );
+      expect(res.status).toBe(200);
+      const record = echo.requests[before]!;
+      for (const name of [
+        'x-hop-secret',
+        'keep-alive',
+        'te',
+        'proxy-authorization',
+        'proxy-connection',
+        'upgrade',
+      ]) {
+        expect(receivedHeader(record, name)).toEqual([]);
+      }
+      expect(receivedHeader(record, 'http2-settings')).toEqual([]);
+      expect(receivedHeader(record, 'authorization')).toEqual([]);
+      expect(receivedHeader(record, 'x-end-to-end')).toEqual(['e']);
+    });
+
+    it('response: the upstream hop-by-hop headers never reach the client', async () => {
+      const hoppy = await startUpstream((_req, res) => {
+        res.setHeader('Connection', 'X-Upstream-Hop');
+        res.setHeader('X-Upstream-Hop', 'secret');
+        res.setHeader('Keep-Alive', 'timeout=1234');
+        res.setHeader('X-Kept', 'yes');
+        res.end('ok');
+      });
+      const local = await startTestGateway({ config: { routes: [route('hoppy', '/', hoppy.url)] } });
+      try {
+        const res = await rawRequest(local.port, 'GET /x HTTP/1.1\r\nHost: h\r\n\r\n');
+        expect(res.status).toBe(200);
+        expect(res.body).toBe('ok');
+        expect(res.headers['x-upstream-hop']).toBeUndefined();
+        expect(res.headers['keep-alive']).not.toBe('timeout=1234');
+        expect(res.headers['x-kept']).toBe('yes');
+      } finally {
+        await local.stop();
+        await hoppy.close();
+      }
+    });
+
+    it('HEAD is forwarded and answered without a body', async () => {
+      const res = await rawRequest(gw.port, 'HEAD /public/head HTTP/1.1\r\nHost: h\r\n\r\n', {
+        timeoutMs: 2_000,
+      });
+      expect(res.status).toBe(200);
+      expect(res.timedOut).toBe(false);
+      expect(res.body).toBe('');
+      expect(echo.requests.at(-1)!.method).toBe('HEAD');
     });
   });
 
@@ -385,6 +416,42 @@ describe('gateway e2e', () => {
   });
 });
 
+describe('graceful stop', () => {
+  it('in-flight keep-alive requests finish with 200; the listener is closed at once', async () => {
+    const slow = await startUpstream((_req, res) => {
+      setTimeout(() => res.end('late but whole'), 400);
+    });
+    const gw = await startTestGateway({ config: { routes: [route('slow', '/', slow.url)] } });
+    try {
+      // fetch keeps connections alive: one warm idle connection plus five busy ones.
+      expect((await fetch(`${gw.url}/warm`)).status).toBe(200);
+      const replies = Promise.all(
+        [1, 2, 3, 4, 5].map(async (n) => {
+          const res = await fetch(`${gw.url}/s/${n}`);
+          return [res.status, await res.text()];
+        }),
+      );
+      await slow.waitForRequests(6);
+      const stopped = gw.stop();
+      // A new connection is refused at once (fetch would reuse the pooled idle one, so use a socket).
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const socket = connect({ port: gw.port, host: '127.0.0.1' });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(undefined);
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+      expect(await replies).toEqual(Array.from({ length: 5 }, () => [200, 'late but whole']));
+      expect(await stopped).toBe(true);
+      expect(slow.requests.some((r) => r.aborted)).toBe(false);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe('upstream timeout', () => {
   it('an upstream that never answers → 504 gateway_timeout after limits.upstreamTimeout', async () => {
     const silent = await startUpstream(() => {});
@@ -413,21 +480,48 @@ describe('upstream timeout', () => {
 describe('streaming 50 MB without buffering', () => {
   const TOTAL = 50 * MB;
   const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+  /**
+   * Bound on bytes "in the gateway" (sent by one side, not yet received by the other) at any time.
+   * It also covers the kernel's loopback socket buffers on both hops (a few MB each); a proxy that
+   * buffers, or ignores backpressure while the far side is slow, goes far past it. This is the
+   * in-process stand-in for "RSS stays flat", without the noise of the test's own client and
+   * upstream (live memory of a 50 MB client→upstream transfer with no gateway at all peaked at 26 MB).
+   */
+  const MAX_IN_FLIGHT = 30 * MB;
 
-  it('request body: the upstream receives bytes before the client has sent them all; count exact', async () => {
+  /** Read with a 10 ms pause every MB: slower than the writer, so backpressure must hold it back. */
+  function slowReader(
+    stream: NodeJS.ReadableStream & { pause(): void; resume(): void },
+    onBytes: (n: number) => void,
+  ) {
+    let sincePause = 0;
+    stream.on('data', (chunk: Buffer) => {
+      onBytes(chunk.length);
+      sincePause += chunk.length;
+      if (sincePause >= MB) {
+        sincePause = 0;
+        stream.pause();
+        setTimeout(() => stream.resume(), 10);
+      }
+    });
+  }
+
+  it('request body: streamed while the client is still sending, backpressured, byte count exact', async () => {
     const counter = await startUpstream(
-      (req, res, record) => {
+      (req, res) => {
+        let received = 0;
+        slowReader(req, (n) => {
+          received += n;
+        });
         req.once('end', () => {
           res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end(String(record.bodyLength));
+          res.end(String(received));
         });
       },
       { keepBodies: false },
     );
     const gw = await startTestGateway({ config: { routes: [route('upload', '/', counter.url)] } });
     try {
-      const liveGrowth = trackLiveMemory();
-
       const req = request(`${gw.url}/upload`, {
         method: 'POST',
         headers: { 'content-length': TOTAL, 'content-type': 'application/octet-stream' },
@@ -440,32 +534,33 @@ describe('streaming 50 MB without buffering', () => {
         req.write(CHUNK);
         sent += CHUNK.length;
       }
-      await counter.waitForRequests(1);
-      await until(() => counter.requests[0]!.bodyLength > 0, 10_000, 'first body bytes at the upstream');
-      const upstreamHadAtHalfway = counter.requests[0]!.bodyLength;
-      expect(upstreamHadAtHalfway).toBeLessThanOrEqual(sent);
+      const [record] = await counter.waitForRequests(1);
+      await until(() => record!.bodyLength > 0, 10_000, 'first body bytes at the upstream');
+      let maxInFlight = 0;
       while (sent < TOTAL) {
         if (!req.write(CHUNK)) await once(req, 'drain');
         sent += CHUNK.length;
+        maxInFlight = Math.max(maxInFlight, sent - record!.bodyLength);
       }
       req.end();
       const [res] = await response;
       let text = '';
       for await (const chunk of res) text += chunk;
-      const growth = liveGrowth();
 
       expect(res.statusCode).toBe(200);
       expect(Number(text)).toBe(TOTAL);
-      expect(counter.requests[0]!.bodyLength).toBe(TOTAL);
-      expect(growth).toBeLessThan(30 * MB);
+      expect(record!.bodyLength).toBe(TOTAL);
+      expect(record!.complete).toBe(true);
+      expect(maxInFlight).toBeLessThan(MAX_IN_FLIGHT);
     } finally {
       await gw.stop();
       await counter.close();
     }
   });
 
-  it('response body: the client receives bytes before the upstream has written them all; count exact', async () => {
+  it('response body: streamed while the upstream is still writing, backpressured, byte count exact', async () => {
     let clientReceived = 0;
+    let maxInFlight = 0;
     const producer = await startUpstream(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': TOTAL });
       let written = 0;
@@ -478,21 +573,23 @@ describe('streaming 50 MB without buffering', () => {
       while (written < TOTAL) {
         if (!res.write(CHUNK)) await once(res, 'drain');
         written += CHUNK.length;
+        maxInFlight = Math.max(maxInFlight, written - clientReceived);
       }
       res.end();
     });
     const gw = await startTestGateway({ config: { routes: [route('download', '/', producer.url)] } });
     try {
-      const liveGrowth = trackLiveMemory();
       const req = request(`${gw.url}/download`);
       req.end();
       const [res] = (await once(req, 'response')) as [IncomingMessage];
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-length']).toBe(String(TOTAL));
-      for await (const chunk of res) clientReceived += (chunk as Buffer).length;
-      const growth = liveGrowth();
+      slowReader(res, (n) => {
+        clientReceived += n;
+      });
+      await once(res, 'end');
       expect(clientReceived).toBe(TOTAL);
-      expect(growth).toBeLessThan(30 * MB);
+      expect(maxInFlight).toBeLessThan(MAX_IN_FLIGHT);
     } finally {
       await gw.stop();
       await producer.close();

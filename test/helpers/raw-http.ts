@@ -58,7 +58,7 @@ function decodeChunked(text: string): { body: string; complete: boolean } {
 }
 
 /** Parse the first response in `raw` (latin1 text, so byte counts match characters). */
-function parseResponse(raw: string, closed: boolean): Parsed | undefined {
+function parseResponse(raw: string, closed: boolean, head = false): Parsed | undefined {
   const headEnd = raw.indexOf('\r\n\r\n');
   if (headEnd === -1) return undefined;
   const lines = raw.slice(0, headEnd).split('\r\n');
@@ -72,9 +72,10 @@ function parseResponse(raw: string, closed: boolean): Parsed | undefined {
   const get = (name: string) => headerList.find(([n]) => n === name)?.[1];
   // Interim 1xx responses (100 Continue) are skipped: the final response is the one that counts.
   if (status >= 100 && status < 200) {
-    return parseResponse(rest, closed) ?? { status, headerList, body: '', complete: false };
+    return parseResponse(rest, closed, head) ?? { status, headerList, body: '', complete: false };
   }
-  if (status === 204 || status === 304) {
+  // A response to HEAD has a Content-Length but no body (RFC 9110 §9.3.2).
+  if (head || status === 204 || status === 304) {
     return { status, headerList, body: '', complete: true };
   }
   if (get('transfer-encoding')?.toLowerCase().includes('chunked')) {
@@ -97,6 +98,8 @@ export function rawRequest(
 ): Promise<RawResponse> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const closeGraceMs = options.closeGraceMs ?? 100;
+  const head =
+    (typeof text === 'string' ? text.slice(0, 5) : text.subarray(0, 5).toString('latin1')) === 'HEAD ';
   return new Promise((resolve) => {
     const socket = connect({ port, host: options.host ?? '127.0.0.1' });
     let raw = '';
@@ -110,7 +113,7 @@ export function rawRequest(
       clearTimeout(overall);
       clearTimeout(graceTimer);
       socket.destroy();
-      const parsed = parseResponse(raw, closed);
+      const parsed = parseResponse(raw, closed, head);
       const headerList = parsed?.headerList ?? [];
       const headers: Record<string, string> = {};
       for (const [name, value] of headerList)
@@ -126,11 +129,11 @@ export function rawRequest(
       });
     };
 
-    const overall = setTimeout(() => finish(!parseResponse(raw, closed)?.complete), timeoutMs);
+    const overall = setTimeout(() => finish(!parseResponse(raw, closed, head)?.complete), timeoutMs);
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       raw += chunk;
-      const parsed = parseResponse(raw, false);
+      const parsed = parseResponse(raw, false, head);
       if (parsed?.complete && parsed.status >= 200 && graceTimer === undefined) {
         graceTimer = setTimeout(() => finish(false), closeGraceMs);
       }
