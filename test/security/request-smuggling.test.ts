@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest } from '../helpers/raw-http.js';
+import { receivedHeader, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { Tally } from './helpers/tally.js';
+
+/**
+ * Request smuggling / framing (CL.TE, TE.CL, TE.TE and friends): a message whose length two HTTP
+ * parsers could disagree on. The gateway must refuse it (4xx) and close the connection, so no
+ * second request hides in a body and nothing ambiguous is forwarded. The route is `auth: none` on
+ * purpose: anything the gateway parsed as a request WOULD reach the upstream, so the upstream's
+ * count is the oracle. A second route is protected; a smuggled request for it would show up there.
+ */
+
+const SMUGGLED = 'GET /admin/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+
+interface Variant {
+  readonly label: string;
+  /** Everything after the request line and Host (headers, blank line, body). */
+  readonly rest: string;
+  readonly method?: string;
+}
+
+const body = 'x=1';
+const REJECT: Variant[] = [
+  { label: 'CL+TE', rest: `Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}` },
+  {
+    label: 'TE+CL',
+    rest: `Transfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n5c\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+  },
+  { label: 'CL+TE (CL 0)', rest: `Content-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
+  {
+    label: 'duplicate Content-Length, same value',
+    rest: `Content-Length: 3\r\nContent-Length: 3\r\n\r\n${body}`,
+  },
+  {
+    label: 'duplicate Content-Length, different',
+    rest: `Content-Length: 3\r\nContent-Length: 45\r\n\r\n${body}${SMUGGLED}`,
+  },
+  { label: 'Content-Length list', rest: `Content-Length: 3, 45\r\n\r\n${body}${SMUGGLED}` },
+  { label: 'Content-Length +3', rest: `Content-Length: +3\r\n\r\n${body}` },
+  { label: 'Content-Length -1', rest: `Content-Length: -1\r\n\r\n${body}` },
+  { label: 'Content-Length 0x3', rest: `Content-Length: 0x3\r\n\r\n${body}` },
+  { label: 'Content-Length 3.0', rest: `Content-Length: 3.0\r\n\r\n${body}` },
+  { label: 'Content-Length 3 a', rest: `Content-Length: 3 a\r\n\r\n${body}` },
+  { label: 'Content-Length huge', rest: `Content-Length: 99999999999999999999999\r\n\r\n${body}` },
+  {
+    label: 'Transfer-Encoding: chunked, identity',
+    rest: `Transfer-Encoding: chunked, identity\r\n\r\n3\r\n${body}\r\n0\r\n\r\n`,
+  },
+  { label: 'Transfer-Encoding: identity', rest: `Transfer-Encoding: identity\r\n\r\n${body}` },
+  {
+    label: 'Transfer-Encoding: xchunked',
+    rest: `Transfer-Encoding: xchunked\r\n\r\n3\r\n${body}\r\n0\r\n\r\n`,
+  },
+  { label: 'Transfer-Encoding: chunked-false', rest: `Transfer-Encoding: chunked-false\r\n\r\n0\r\n\r\n` },
+  { label: 'Transfer-Encoding: gzip (chunked not last)', rest: `Transfer-Encoding: gzip\r\n\r\n${body}` },
+  {
+    label: 'TE chunked, TE identity',
+    rest: `Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n`,
+  },
+  { label: 'TE with space before colon', rest: `Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n` },
+  { label: 'TE obs-fold', rest: `Transfer-Encoding: identity\r\n chunked\r\n\r\n0\r\n\r\n` },
+  { label: 'CL obs-fold', rest: `Content-Length:\r\n 3\r\n\r\n${body}` },
+  { label: 'obs-fold in any header', rest: `X-Folded: a\r\n b\r\nContent-Length: 3\r\n\r\n${body}` },
+  { label: 'obs-fold with tab', rest: `X-Folded: a\r\n\tb\r\nContent-Length: 3\r\n\r\n${body}` },
+  { label: 'bare LF line ends', rest: `Content-Length: 3\n\n${body}` },
+  { label: 'bare LF inside TE value', rest: `Transfer-Encoding: chunked\nX: y\r\n\r\n0\r\n\r\n` },
+  { label: 'bare CR in header', rest: `X-A: a\rContent-Length: 45\r\nContent-Length: 3\r\n\r\n${body}` },
+  { label: 'NUL in header value', rest: `X-A: a\x00b\r\nContent-Length: 3\r\n\r\n${body}` },
+  { label: 'NUL in header name', rest: `X-\x00A: b\r\nContent-Length: 3\r\n\r\n${body}` },
+  { label: 'NUL in TE value', rest: `Transfer-Encoding: chunked\x00\r\n\r\n0\r\n\r\n` },
+  { label: 'header without colon', rest: `Content-Length 3\r\n\r\n${body}` },
+  { label: 'space in header name', rest: `Content Length: 3\r\n\r\n${body}` },
+  { label: 'invalid chunk size zz', rest: `Transfer-Encoding: chunked\r\n\r\nzz\r\n${body}\r\n0\r\n\r\n` },
+  { label: 'invalid chunk size -1', rest: `Transfer-Encoding: chunked\r\n\r\n-1\r\n${body}\r\n0\r\n\r\n` },
+  { label: 'invalid chunk size 0x3', rest: `Transfer-Encoding: chunked\r\n\r\n0x3\r\n${body}\r\n0\r\n\r\n` },
+  {
+    label: 'chunk size overflow',
+    rest: `Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\n${body}\r\n0\r\n\r\n`,
+  },
+  { label: 'chunk size with space', rest: `Transfer-Encoding: chunked\r\n\r\n3 \r\n${body}\r\n0\r\n\r\n` },
+  { label: 'chunk size bare LF', rest: `Transfer-Encoding: chunked\r\n\r\n3\n${body}\r\n0\r\n\r\n` },
+  {
+    label: 'chunk data longer than size',
+    rest: `Transfer-Encoding: chunked\r\n\r\n1\r\n${body}\r\n0\r\n\r\n`,
+  },
+  { label: 'empty chunk size line', rest: `Transfer-Encoding: chunked\r\n\r\n\r\n${body}\r\n0\r\n\r\n` },
+  {
+    label: 'chunked in HTTP/1.1 with CL first and TE last',
+    rest: `Content-Length: 60\r\nX: y\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+  },
+  {
+    label: 'oversized header (32 KiB)',
+    rest: `X-Big: ${'a'.repeat(32 * 1024)}\r\nContent-Length: 3\r\n\r\n${body}`,
+  },
+  {
+    label: 'oversized header count',
+    rest: `${Array.from({ length: 2500 }, (_, i) => `X-H${i}: v`).join('\r\n')}\r\nContent-Length: 3\r\n\r\n${body}`,
+  },
+  {
+    label: 'oversized request line',
+    rest: `Content-Length: 3\r\n\r\n${body}`,
+    method: `POST /public/${'a'.repeat(20 * 1024)}`,
+  },
+  { label: 'invalid method token', rest: `Content-Length: 3\r\n\r\n${body}`, method: 'PO ST /public/x' },
+  { label: 'method with NUL', rest: `Content-Length: 3\r\n\r\n${body}`, method: 'PO\x00ST /public/x' },
+];
+
+/** Well-framed messages that carry request-shaped bytes in their body: exactly one request forwarded, intact. */
+const FORWARD_ONE: Variant[] = [
+  {
+    label: 'request hidden in a Content-Length body',
+    rest: `Content-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+  },
+  {
+    label: 'request hidden in a chunked body',
+    rest: `Transfer-Encoding: chunked\r\n\r\n${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`,
+  },
+  {
+    label: 'request hidden in chunk extensions and trailers',
+    rest: `Transfer-Encoding: chunked\r\n\r\n3;ext="${SMUGGLED.replaceAll('\r\n', ' ')}"\r\n${body}\r\n0\r\nX-Trailer: ${SMUGGLED.split('\r\n')[0]}\r\n\r\n`,
+  },
+];
+
+describe('request smuggling', () => {
+  let upstream: TestUpstream;
+  let protectedUpstream: TestUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    protectedUpstream = await startUpstream();
+    gw = await startTestGateway({
+      config: {
+        routes: [
+          { name: 'public', match: { pathPrefix: '/public' }, upstream: upstream.url, auth: 'none' },
+          { name: 'admin', match: { pathPrefix: '/admin' }, upstream: protectedUpstream.url, auth: 'oauth2' },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await upstream?.close();
+    await protectedUpstream?.close();
+  });
+
+  function message(variant: Variant, id: string): Buffer {
+    const line = `${variant.method ?? 'POST /public/x'} HTTP/1.1`;
+    return Buffer.from(`${line}\r\nHost: 127.0.0.1\r\nX-Request-Id: ${id}\r\n${variant.rest}`, 'latin1');
+  }
+
+  it('refuses ambiguous framing with a 4xx, closes the connection, forwards nothing', async () => {
+    const tally = new Tally('request-smuggling');
+    const forwardedHeads: string[] = [];
+    for (const [index, variant] of REJECT.entries()) {
+      const id = `smuggle-${index}`;
+      const before = upstream.requests.length;
+      const reply = await rawRequest(gw.port, message(variant, id), { closeGraceMs: 200, timeoutMs: 3_000 });
+      // A request whose framing breaks only inside the body has already been dispatched; it
+      // must reach the upstream as an aborted, incomplete request and never as a complete one.
+      await new Promise((r) => setTimeout(r, 20));
+      const seen = upstream.requests.slice(before);
+      await Promise.all(seen.map((r) => r.settled));
+      const problems: string[] = [];
+      if (!(reply.status >= 400 && reply.status < 500) && !(reply.status === 200 && seen.length === 1))
+        problems.push(`status ${reply.status}`);
+      if (!reply.closed) problems.push('connection left open');
+      for (const record of seen) {
+        if (record.complete && !record.aborted && reply.status !== 200)
+          problems.push(`upstream got a complete ${record.method} ${record.url}`);
+        else forwardedHeads.push(variant.label);
+      }
+      if (seen.length > 1) problems.push(`${seen.length} upstream requests`);
+      if (reply.status === 200) problems.push('accepted');
+      if (problems.length > 0) tally.bypass(`${variant.label}: ${problems.join('; ')}`);
+      else tally.reject();
+    }
+    tally.report({ abortedHeadsForwarded: forwardedHeads.length });
+    if (forwardedHeads.length > 0)
+      console.log(
+        '[request-smuggling] cut mid-body (upstream saw an aborted head): %s',
+        forwardedHeads.join(', '),
+      );
+    expect(tally.findings).toEqual([]);
+    expect(tally.rejected).toBe(REJECT.length);
+    expect(protectedUpstream.requests).toHaveLength(0);
+  });
+
+  it('forwards a request-shaped body as one request with that exact body', async () => {
+    const tally = new Tally('request-smuggling:hidden-in-body');
+    for (const [index, variant] of FORWARD_ONE.entries()) {
+      const id = `hidden-${index}`;
+      const before = upstream.requests.length;
+      const reply = await rawRequest(gw.port, message(variant, id), { closeGraceMs: 100 });
+      await new Promise((r) => setTimeout(r, 20));
+      const seen = upstream.requests.slice(before);
+      await Promise.all(seen.map((r) => r.settled));
+      const problems: string[] = [];
+      if (reply.status !== 200) problems.push(`status ${reply.status}`);
+      if (seen.length !== 1) problems.push(`${seen.length} upstream requests`);
+      const record = seen[0];
+      if (record !== undefined) {
+        if (receivedHeader(record, 'x-request-id')[0] !== id) problems.push('wrong request');
+        const expected = index === 2 ? body : SMUGGLED;
+        if (record.body.toString('latin1') !== expected)
+          problems.push(`body ${JSON.stringify(record.body.toString())}`);
+      }
+      // Whatever the client pipelined after the body was parsed as the client's own next request.
+      if (reply.raw.split('HTTP/1.1 ').length - 1 > 1) problems.push('a second response on the connection');
+      if (problems.length > 0) tally.bypass(`${variant.label}: ${problems.join('; ')}`);
+      else tally.pass();
+    }
+    tally.report();
+    expect(tally.findings).toEqual([]);
+    expect(protectedUpstream.requests).toHaveLength(0);
+  });
+
+  it('a pipelined second request is judged on its own: the protected one is refused', async () => {
+    const before = upstream.requests.length;
+    const first = `POST /public/x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\n${body}`;
+    const reply = await rawRequest(gw.port, first + SMUGGLED, { closeGraceMs: 300 });
+    expect(reply.status).toBe(200);
+    expect(reply.raw).toMatch(/HTTP\/1\.1 401 /);
+    expect(upstream.requests.length - before).toBe(1);
+    expect(protectedUpstream.requests).toHaveLength(0);
+  });
+});
