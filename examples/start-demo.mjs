@@ -23,8 +23,8 @@ echo.listen(echoPort, '127.0.0.1', () => {
     curl -s http://127.0.0.1:${port}/public/hello
     curl -si http://127.0.0.1:${port}/photos/1                          # 401 + OAuth challenge
     curl -s http://127.0.0.1:${port}/api/me -H 'Authorization: Bearer 2YotnFZFEjr1zCsicMWpAA'
-    $(node dist/main.js sign --consumer-key dpf43f3p2l4k3l03 --consumer-secret kd94hf93k423kf44 \\
-        --token nnch734d00sl2jdk --token-secret pfkkdhi9sl3r4s00 --curl GET http://127.0.0.1:${port}/photos/1)
+    eval "$(node dist/main.js sign --consumer-key dpf43f3p2l4k3l03 --consumer-secret kd94hf93k423kf44 \\
+        --token nnch734d00sl2jdk --token-secret pfkkdhi9sl3r4s00 --curl GET http://127.0.0.1:${port}/photos/1)"
 `);
   const stop = (signal) => {
     gateway.kill(signal);
