@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { ConfigError, type Env, loadConfig } from './config/load.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -104,15 +105,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       timer = setTimeout(() => void reload(), 200);
       timer.unref();
     };
+    // Watch the directories, not the files: editors replace a file by rename and Kubernetes swaps
+    // a `..data` symlink, both of which end a watch on the file itself. Any event just triggers a
+    // re-read; an unchanged hash makes it a no-op.
+    const dirs = new Set<string>();
     for (const path of [runtime.loaded.path, runtime.loaded.credentialsPath]) {
-      if (path === undefined) continue;
+      if (path !== undefined) dirs.add(dirname(path));
+    }
+    for (const dir of dirs) {
       try {
-        // Kubernetes ConfigMaps swap a symlink, so watch and re-read on any event.
-        const watcher = watch(path, { persistent: false }, schedule);
+        const watcher = watch(dir, { persistent: false }, schedule);
         watcher.on('error', () => {});
         watchers.push(watcher);
       } catch (error) {
-        logger.warn({ path, error: (error as Error).message }, 'cannot watch file; reload with SIGHUP');
+        logger.warn(
+          { dir, error: (error as Error).message },
+          'cannot watch config directory; reload with SIGHUP',
+        );
       }
     }
   }
