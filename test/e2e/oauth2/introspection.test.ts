@@ -211,6 +211,30 @@ describe('oauth2 against oidc-provider, end to end', () => {
         expect(received).toBeUndefined();
       });
 
+      it('a cached token is never served past its exp (cache maxTtl 5 m, jose clockTolerance 5 s)', async () => {
+        const exp = Math.floor(Date.now() / 1000) + 2;
+        const token = await as.sign(claims({ exp, jti: 'short-lived' }));
+        // `start`/`at`: when a request was sent / answered; each rule uses the conservative one.
+        const timeline: { start: number; at: number; status: number }[] = [];
+        while (Date.now() < exp * 1000 + 600) {
+          const start = Date.now();
+          const { status } = (await through(verifying, '/api/x', token)).reply;
+          timeline.push({ start, at: Date.now(), status });
+          await sleep(50);
+        }
+        console.log(
+          'exp: %d×200 until %d ms before exp, then %j',
+          timeline.filter((entry) => entry.status === 200).length,
+          exp * 1000 - Math.max(...timeline.filter((e) => e.status === 200).map((e) => e.at)),
+          histogram(timeline.filter((entry) => entry.status !== 200).map((entry) => entry.status)),
+        );
+        for (const entry of timeline) {
+          if (entry.at < exp * 1000 - 100) expect(entry.status).toBe(200);
+          if (entry.start >= exp * 1000 + 50) expect(entry.status).toBe(401);
+        }
+        expect(timeline.filter((entry) => entry.start >= exp * 1000 + 50).length).toBeGreaterThan(3);
+      });
+
       it('a signature that does not match the payload (payload swapped after signing)', async () => {
         const [header, , signature] = (await as.sign(claims())).split('.');
         const tampered = `${header}.${b64url(claims({ scope: 'read write admin superuser' }))}.${signature}`;
@@ -348,10 +372,11 @@ describe('oauth2 against oidc-provider, end to end', () => {
         expect((await through(verifying, '/api/x', jwt)).reply.status).toBe(200);
 
         // The cached token: 200 while its entry lives (≤ maxTtl from when the AS answered), then 503.
-        const timeline: { at: number; status: number }[] = [];
+        const timeline: { start: number; at: number; status: number }[] = [];
         while (Date.now() < answeredAt + MAX_TTL + 1_000) {
+          const start = Date.now();
           const reply = (await through(gw, '/api/x', cached)).reply;
-          timeline.push({ at: Date.now(), status: reply.status });
+          timeline.push({ start, at: Date.now(), status: reply.status });
           await sleep(50);
         }
         const firstNot200 = timeline.find((entry) => entry.status !== 200);
@@ -364,7 +389,7 @@ describe('oauth2 against oidc-provider, end to end', () => {
         );
         for (const entry of timeline) {
           if (entry.at < sentAt + MAX_TTL - 100) expect(entry.status).toBe(200);
-          else if (entry.at > answeredAt + MAX_TTL + 100) expect(entry.status).toBe(503);
+          else if (entry.start > answeredAt + MAX_TTL + 100) expect(entry.status).toBe(503);
           else expect([200, 503]).toContain(entry.status);
         }
         expect(firstNot200).toBeDefined();
