@@ -13,6 +13,7 @@ import {
   ALICE,
   ALL_SECRETS,
   CLIENT,
+  CLIENT_ONLY,
   expectForwarded,
   expectIdentity,
   expectNoSecrets,
@@ -73,7 +74,7 @@ interface RequestSpec {
   /** Edit the signed protocol parameters before they are placed. */
   readonly mutate?: (params: Param[]) => Param[];
   /** What is sent instead of what was signed. */
-  readonly send?: { method?: string; target?: string; body?: string };
+  readonly send?: { method?: string; target?: string; body?: string; headers?: Record<string, string> };
 }
 
 interface Built {
@@ -102,7 +103,7 @@ function build(spec: RequestSpec = {}): Built {
   const placed = spec.mutate ? spec.mutate(params) : params;
   let sendTarget = spec.send?.target ?? target;
   let body = spec.send?.body ?? spec.body;
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...spec.send?.headers };
   switch (spec.placement ?? 'header') {
     case 'header':
       headers['authorization'] = formatAuthorizationHeader(placed);
@@ -160,6 +161,20 @@ const CASES: [name: string, spec: () => RequestSpec, expected: Rejection][] = [
   ['tampered method', () => ({ send: { method: 'DELETE' } }), BAD_SIGNATURE],
   ['tampered host', () => ({ signedHost: 'api.example.com' }), BAD_SIGNATURE],
   ['tampered port', () => ({ signedHost: '127.0.0.1:1' }), BAD_SIGNATURE],
+  [
+    'X-Forwarded-Host/Proto from an untrusted peer are not believed',
+    () => ({
+      signedHost: 'api.example.com',
+      send: {
+        headers: {
+          'x-forwarded-host': 'api.example.com',
+          'x-forwarded-proto': 'http',
+          'x-forwarded-port': '80',
+        },
+      },
+    }),
+    BAD_SIGNATURE,
+  ],
   [
     'tampered scheme (signed for https, sent over http)',
     () => ({ sign: { url: `https://${new URL(world.origin).host}/photos?size=large` } }),
@@ -296,6 +311,50 @@ describe('rejections: status, error code, challenge; never forwarded, no secrets
     const reply = await send(build());
     const record = expectForwarded(reply, world.upstream, forwardedBefore + 1);
     expectIdentity(record, ALICE);
+  });
+});
+
+describe('base string URI normalisation (§3.4.1.2): accepted variants', () => {
+  test.each([
+    ['Host in upper case', 'API.EXAMPLE.COM'],
+    ['Host with the default port', 'api.example.com:80'],
+    ['Host in mixed case with the default port', 'Api.Example.Com:80'],
+  ])('%s', async (_label, hostHeader) => {
+    const built = build({ signedHost: 'api.example.com', target: '/photos/host' });
+    const reply = await world.send(built.target, {
+      ...built.init,
+      headers: { ...built.init.headers, host: hostHeader },
+    });
+    const record = expectForwarded(reply, world.upstream, forwardedBefore + 1);
+    expectIdentity(record, ALICE);
+  });
+
+  test('oauth_token="" counts as two-legged (client identity only)', async () => {
+    const built = build({
+      target: '/photos/empty-token',
+      sign: { token: undefined, tokenSecret: undefined, extraParams: { oauth_token: '' } },
+    });
+    const record = expectForwarded(await send(built), world.upstream, forwardedBefore + 1);
+    expectIdentity(record, CLIENT_ONLY);
+  });
+
+  test('percent-encoded parameter names in the header and a Content-Type in odd case', async () => {
+    const built = build({ method: 'POST', target: '/photos/odd', body: 'a=1' });
+    const header = built.init.headers!['authorization']!.replace('oauth_nonce=', 'oauth%5Fnonce=');
+    const reply = await world.send(built.target, {
+      ...built.init,
+      headers: { authorization: header, 'content-type': 'Application/X-WWW-Form-URLEncoded; Charset=UTF-8' },
+    });
+    expectForwarded(reply, world.upstream, forwardedBefore + 1);
+  });
+
+  test('signed with an explicit :80 (clients that keep it) is the same base string', async () => {
+    const built = build({ target: '/photos/port', sign: { url: 'http://api.example.com:80/photos/port' } });
+    const reply = await world.send(built.target, {
+      ...built.init,
+      headers: { ...built.init.headers, host: 'api.example.com' },
+    });
+    expectForwarded(reply, world.upstream, forwardedBefore + 1);
   });
 });
 

@@ -198,21 +198,12 @@ describe('credentials.type: redis (records written by the authorization server)'
 
     await redis.del(`${prefix}oauth1:token:${token.token}`);
     const deletedAt = performance.now();
-    let rejected: Reply | undefined;
-    let rejectedAfter = 0;
-    while (performance.now() - deletedAt < 3_000) {
-      const reply = await sendVia(world, signForPublicHost('/photos/after-delete', creds));
-      if (reply.status !== 200) {
-        rejected = reply;
-        rejectedAfter = performance.now() - deletedAt;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    expect(rejected, 'the deleted token was still accepted 3 s later').toBeDefined();
-    expectRejected(rejected!, 401, 'invalid_token', 'token_rejected');
-    // cacheTtl plus one Redis round trip and the polling step.
-    expect(rejectedAfter).toBeLessThan(500 + 250);
+    // A cached answer may be served for up to cacheTtl (500 ms) after the record is gone; a
+    // request that starts after that (plus a little slack for the Redis round trip) must fail.
+    const waitMs = deletedAt + 500 + 100 - performance.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const rejected = await sendVia(world, signForPublicHost('/photos/after-delete', creds));
+    expectRejected(rejected, 401, 'invalid_token', 'token_rejected');
 
     // And it stays rejected.
     const later = await sendVia(world, signForPublicHost('/photos/after-delete', creds));

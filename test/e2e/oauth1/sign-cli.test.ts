@@ -263,7 +263,7 @@ describe('bad arguments: exit 1 with a message, nothing on stdout', () => {
       ['--consumer-key', 'k', '--consumer-secret', 's', 'GET', 'http://h/', 'extra'],
       /METHOD URL/,
     ],
-  ] as [string, string[], RegExp][])('%s', async (_label, args, message) => {
+  ] as [string, string[], RegExp][])('%s', { concurrent: true }, async (_label, args, message) => {
     const result = await sign(args);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
