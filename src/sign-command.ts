@@ -39,6 +39,10 @@ export async function signCommand(args: string[]): Promise<void> {
     problems.push('expected METHOD URL');
   if (consumerKey === undefined) problems.push('--consumer-key is required');
   if (consumerSecret === undefined) problems.push('--consumer-secret (or OAUTH_CONSUMER_SECRET) is required');
+  const tokenSecret = values['token-secret'] ?? process.env['OAUTH_TOKEN_SECRET'];
+  if (values.token !== undefined && tokenSecret === undefined) {
+    problems.push('--token needs --token-secret (or OAUTH_TOKEN_SECRET)');
+  }
   if (!SIGNATURE_METHODS.includes(method))
     problems.push(`--signature-method must be one of ${SIGNATURE_METHODS.join(', ')}`);
   if (method.startsWith('RSA-') && values['private-key'] === undefined)
@@ -64,7 +68,7 @@ export async function signCommand(args: string[]): Promise<void> {
     consumerKey,
     consumerSecret,
     token: values.token,
-    tokenSecret: values['token-secret'] ?? process.env['OAUTH_TOKEN_SECRET'],
+    tokenSecret,
     signatureMethod: method,
     realm: values.realm,
     body: data,
