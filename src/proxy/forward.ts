@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
 import { filterResponseHeaders } from './headers.js';
 
@@ -72,62 +72,58 @@ export interface ForwardInput {
   readonly body: Buffer | undefined;
 }
 
+/** undici calls this once the upstream's status and headers are in; the body then goes to `res`. */
+function writeResponseHead({
+  statusCode,
+  headers,
+  opaque,
+}: Dispatcher.StreamFactoryData<ServerResponse>): ServerResponse {
+  const res = opaque;
+  res.writeHead(statusCode, filterResponseHeaders(headers as Record<string, string | string[] | undefined>));
+  return res;
+}
+
 /**
- * Forward and stream back. Resolves when the response has been fully handed to the client (or the
- * exchange was cut). Rejects with a GatewayError only while nothing has been sent yet.
+ * Forward and stream back with undici's `stream()`: the upstream body is written straight into the
+ * ServerResponse with backpressure (no intermediate Readable; measured ~25% less forwarding CPU
+ * than `request()` + pipe, BENCHMARKS.md). Resolves when the exchange is over (completed or cut);
+ * rejects with a GatewayError only while nothing has been sent to the client yet.
  */
 export function forwardRequest(
   req: IncomingMessage,
   res: ServerResponse,
   input: ForwardInput,
 ): Promise<void> {
+  // Client gone before the upstream answered: cancel the upstream request. (Once the body is
+  // streaming, undici sees `res` close early and aborts by itself.)
   const abort = new AbortController();
-  const onClose = () => {
-    // Client went away before the response finished: cancel the upstream request.
-    if (!res.writableFinished) abort.abort();
-  };
+  const onClose = () => abort.abort();
   res.once('close', onClose);
   const body = input.body ?? (hasBody(req) ? req : null);
 
   return new Promise<void>((resolve, reject) => {
-    input.pool
-      .request({
+    input.pool.stream<ServerResponse>(
+      {
         method: input.method,
         path: input.path,
         headers: input.headers,
         body,
         signal: abort.signal,
-      })
-      .then(
-        (upstream) => {
-          const headers = filterResponseHeaders(upstream.headers);
-          try {
-            res.writeHead(upstream.statusCode, headers);
-          } catch (error) {
-            upstream.body.destroy();
-            reject(new BadGateway(error));
-            return;
-          }
-          const stream = upstream.body;
-          stream.on('error', () => {
-            // Upstream died mid-response: the status is already out, so cut the client connection.
-            res.destroy();
-            resolve();
-          });
-          res.once('close', () => {
-            if (!stream.destroyed) stream.destroy();
-            resolve();
-          });
-          stream.pipe(res);
-        },
-        (error: unknown) => {
-          res.off('close', onClose);
-          if (abort.signal.aborted) {
-            resolve();
-            return;
-          }
+        opaque: res,
+      },
+      writeResponseHead,
+      (error) => {
+        res.off('close', onClose);
+        if (error === null) {
+          resolve();
+        } else if (res.headersSent || abort.signal.aborted) {
+          // Upstream died mid-response (or the client left): the status is out, so cut the connection.
+          if (!res.destroyed) res.destroy();
+          resolve();
+        } else {
           reject(upstreamError(error));
-        },
-      );
+        }
+      },
+    );
   });
 }
