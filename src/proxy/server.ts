@@ -68,6 +68,10 @@ export class GatewayServer {
       {
         // Slowloris: a client that never finishes its headers is cut off.
         headersTimeout: limits.headersTimeout,
+        // Node enforces headersTimeout only when it sweeps connections, every 30 s by default, so a
+        // 1 s limit held trickling clients for up to 31 s (faults.test.ts "slowloris"). Sweep at
+        // least every second (half the limit when it is shorter).
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeout / 2))),
         requestTimeout: 0,
         keepAliveTimeout: 5_000,
         maxHeaderSize: 16 * 1024,
@@ -87,10 +91,17 @@ export class GatewayServer {
         return;
       }
       const status =
-        error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+        error.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       const body = JSON.stringify({ error: 'bad_request', error_description: 'Malformed HTTP request' });
+      // The server socket allows half-open connections, so end() alone would keep it until the
+      // client closes its side, which a slowloris client never does: destroy once flushed.
       socket.end(
         `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+        () => socket.destroy(),
       );
     });
   }
