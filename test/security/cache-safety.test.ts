@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import {
   type AuthorizationServer,
@@ -147,7 +147,7 @@ describe('cache safety', () => {
         for (let round = 0; round < rounds; round++) {
           const order = round % 2 === 0 ? expectations : [...expectations].reverse();
           const statuses = await Promise.all(order.map(([path, token]) => get(gw.url, path, token)));
-          order.forEach(([path, token, expected], i) => {
+          order.forEach(([path, , expected], i) => {
             const got = statuses[i]!;
             if (got === expected) {
               if (got === 200) tally.pass();
