@@ -2,7 +2,8 @@ import type { CredentialsFile } from '../config/credentials-schema.js';
 import type { GatewayFileConfig } from '../config/schema.js';
 import { FileCredentialStore } from './file.js';
 import { MemoryNonceStore } from './memory.js';
-import { type RedisConnection, RedisCredentialStore, RedisNonceStore } from './redis.js';
+import type { RedisConnection } from './redis.js';
+import { RedisCredentialStore, RedisNonceStore } from './redis-stores.js';
 import type { CredentialStore, NonceStore } from './types.js';
 
 export interface Stores {
@@ -61,12 +62,8 @@ export function createStores(
 
 export { createCredentialStoreFromFile, FileCredentialStore } from './file.js';
 export { MemoryNonceStore } from './memory.js';
-export {
-  createRedisClient,
-  type RedisClientEvents,
-  type RedisConnection,
-  RedisCredentialStore,
-  RedisNonceStore,
-  RedisSharedTokenCache,
-} from './redis.js';
+// createRedisClient is deliberately not re-exported: importing it loads ioredis, so callers
+// import './redis.js' only when the config needs Redis.
+export type { RedisClientEvents, RedisConnection } from './redis.js';
+export { RedisCredentialStore, RedisNonceStore, RedisSharedTokenCache } from './redis-stores.js';
 export type { BearerToken, CredentialStore, NonceStore, OAuth1Client, OAuth1Token } from './types.js';

@@ -1,5 +1,7 @@
 /**
- * Everything Redis: the one module that imports ioredis.
+ * The Redis connection: the one module that imports ioredis. The stores built on it live in
+ * redis-stores.ts (they only need the RedisConnection interface), so a gateway that uses no Redis
+ * never loads ioredis (~11 MB of RSS): runtime.ts imports this module on demand.
  *
  * Key layout (all keys start with `redis.keyPrefix`, default `oauth-gateway:`; DESIGN.md
  * "Redis layout", so an authorization server can write what the gateway reads):
@@ -18,12 +20,8 @@
  * client reconnects on its own with capped exponential backoff; the stores need no restart.
  */
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import { LRUCache } from 'lru-cache';
 import type { RedisConfig } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
-import { sha256Hex } from './records.js';
-import { decodeBearerHash, decodeClientHash, decodeTokenHash } from './redis-records.js';
-import type { BearerToken, CredentialStore, NonceStore, OAuth1Client, OAuth1Token } from './types.js';
 
 // ── Connection ─────────────────────────────────────────────────────────────────────────────────
 
@@ -276,183 +274,11 @@ export function createRedisClient(config: RedisConfig, events: RedisClientEvents
   return new IoRedisConnection(client, config.keyPrefix, config.commandTimeout);
 }
 
-// ── Nonces ─────────────────────────────────────────────────────────────────────────────────────
-
-/**
- * RFC 5849 §3.3 replay protection shared by every replica: one atomic SET NX PX per claim, so of
- * N concurrent requests with the same nonce (on any gateways) exactly one wins.
- */
-export class RedisNonceStore implements NonceStore {
-  readonly #redis: RedisConnection;
-
-  constructor(redis: RedisConnection) {
-    this.#redis = redis;
-  }
-
-  /** `key` is `${clientId}:${token}:${timestamp}:${nonce}` as the verifier builds it. */
-  claim(key: string, ttlMs: number): Promise<boolean> {
-    return this.#redis.setIfAbsent(`oauth1:nonce:${key}`, '1', ttlMs);
-  }
-
-  /** The connection belongs to whoever created it (it is shared); nothing to release here. */
-  async close(): Promise<void> {}
-}
-
-// ── Credentials ────────────────────────────────────────────────────────────────────────────────
-
-interface Cached<T> {
-  readonly value: T | undefined;
-}
-
-/**
- * An lru-cache in front of one record type: positive and negative results kept `ttlMs` from the
- * moment Redis answered, concurrent misses for a key coalesced into one HGETALL (fetchMethod).
- * A failed fetch caches nothing and rejects (→ 503). ttlMs 0 disables caching.
- */
-class RecordCache<T> {
-  readonly #load: (key: string) => Promise<T | undefined>;
-  readonly #cache: LRUCache<string, Cached<T>> | undefined;
-
-  constructor(load: (key: string) => Promise<T | undefined>, ttlMs: number, maxEntries: number) {
-    this.#load = load;
-    this.#cache =
-      ttlMs > 0
-        ? new LRUCache<string, Cached<T>>({
-            max: maxEntries,
-            ttl: ttlMs,
-            // An entry's age counts from the Redis read, never refreshed by use: that is the bound.
-            updateAgeOnGet: false,
-            allowStale: false,
-            fetchMethod: async (key) => ({ value: await load(key) }),
-          })
-        : undefined;
-  }
-
-  async get(key: string): Promise<T | undefined> {
-    if (this.#cache === undefined) return this.#load(key);
-    return (await this.#cache.fetch(key))?.value;
-  }
-
-  clear(): void {
-    this.#cache?.clear();
-  }
-}
-
-export interface RedisCredentialStoreOptions {
-  /** `credentials.cacheTtl` in ms. */
-  readonly cacheTtlMs: number;
-  /** Per record type; default 100 000. */
-  readonly maxEntries?: number;
-}
-
-/**
- * Credentials an authorization server writes into Redis (layout at the top of this file).
- *
- * Revocation bound: a record changed or deleted in Redis at time t is no longer used after
- * t + cacheTtl + one Redis round trip (≤ commandTimeout) — the age of a cached answer is counted
- * from when Redis returned it and is never extended by use or by Redis being down. Unknown ids are
- * cached the same way, so a record created at t is seen by t + cacheTtl at the latest.
- */
-export class RedisCredentialStore implements CredentialStore {
-  readonly #redis: RedisConnection;
-  readonly #clients: RecordCache<OAuth1Client>;
-  readonly #tokens: RecordCache<OAuth1Token>;
-  readonly #bearerTokens: RecordCache<BearerToken>;
-
-  constructor(redis: RedisConnection, options: RedisCredentialStoreOptions) {
-    this.#redis = redis;
-    const max = options.maxEntries ?? 100_000;
-    const ttl = options.cacheTtlMs;
-    this.#clients = new RecordCache(
-      async (clientId) => decodeClientHash(clientId, await redis.getHash(`oauth1:client:${clientId}`)),
-      ttl,
-      max,
-    );
-    this.#tokens = new RecordCache(
-      async (token) => decodeTokenHash(token, await redis.getHash(`oauth1:token:${token}`)),
-      ttl,
-      max,
-    );
-    this.#bearerTokens = new RecordCache(
-      async (tokenHash) => decodeBearerHash(await redis.getHash(`oauth2:token:${tokenHash}`)),
-      ttl,
-      max,
-    );
-  }
-
-  getClient(clientId: string): Promise<OAuth1Client | undefined> {
-    return this.#clients.get(clientId);
-  }
-
-  getToken(token: string): Promise<OAuth1Token | undefined> {
-    return this.#tokens.get(token);
-  }
-
-  getBearerToken(accessToken: string): Promise<BearerToken | undefined> {
-    return this.#bearerTokens.get(sha256Hex(accessToken));
-  }
-
-  ping(): Promise<boolean> {
-    return this.#redis.ping();
-  }
-
-  /** Drops the caches; the shared connection is closed by its owner. */
-  async close(): Promise<void> {
-    this.#clients.clear();
-    this.#tokens.clear();
-    this.#bearerTokens.clear();
-  }
-}
-
-// ── Introspection L2 ───────────────────────────────────────────────────────────────────────────
-
-/**
- * Same shape as `SharedTokenCache` in src/introspect/shared-cache.ts (defined there by the
- * introspection module; kept structural here so store/ does not depend on introspect/).
- */
-export interface SharedCache<T> {
-  get(key: string): Promise<T | undefined>;
-  set(key: string, value: T, ttlMs: number): Promise<void>;
-}
-
-export interface RedisSharedTokenCacheOptions<T> {
-  /** Checks what came out of Redis; return undefined to treat it as a miss. Default: trust it. */
-  readonly revive?: (value: unknown) => T | undefined;
-}
-
-/**
- * Introspection results shared by all replicas under `introspect:{sha256hex(token)}` (the caller
- * passes the hex key), so N gateways make one introspection call per token, and deleting the key
- * pushes a revocation. Values are JSON; an unparsable value is a miss. Redis failures reject with
- * TemporarilyUnavailable; the caller decides whether to fall back to introspecting directly.
- */
-export class RedisSharedTokenCache<T> implements SharedCache<T> {
-  readonly #redis: RedisConnection;
-  readonly #revive: (value: unknown) => T | undefined;
-
-  constructor(redis: RedisConnection, options: RedisSharedTokenCacheOptions<T> = {}) {
-    this.#redis = redis;
-    this.#revive = options.revive ?? ((value) => (value === null ? undefined : (value as T)));
-  }
-
-  async get(key: string): Promise<T | undefined> {
-    const text = await this.#redis.get(`introspect:${key}`);
-    if (text === undefined) return undefined;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return undefined;
-    }
-    return this.#revive(value);
-  }
-
-  async set(key: string, value: T, ttlMs: number): Promise<void> {
-    if (ttlMs <= 0) return;
-    await this.#redis.set(`introspect:${key}`, JSON.stringify(value), ttlMs);
-  }
-
-  async delete(key: string): Promise<void> {
-    await this.#redis.del(`introspect:${key}`);
-  }
-}
+export {
+  RedisCredentialStore,
+  type RedisCredentialStoreOptions,
+  RedisNonceStore,
+  RedisSharedTokenCache,
+  type RedisSharedTokenCacheOptions,
+  type SharedCache,
+} from './redis-stores.js';

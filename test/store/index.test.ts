@@ -2,7 +2,6 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { credentialsFileSchema } from '../../src/config/credentials-schema.js';
 import { parseGatewayConfig } from '../../src/config/load.js';
 import {
-  createRedisClient,
   createStores,
   FileCredentialStore,
   MemoryNonceStore,
@@ -10,6 +9,7 @@ import {
   RedisCredentialStore,
   RedisNonceStore,
 } from '../../src/store/index.js';
+import { createRedisClient } from '../../src/store/redis.js';
 import { testRedisConfig } from './support.js';
 
 const routes = [{ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', auth: 'any' }];
