@@ -1,0 +1,232 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentEncode } from '../../src/verify/oauth1/encoding.js';
+import { formatAuthorizationHeader, signOAuth1Params } from '../../src/verify/oauth1/sign.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { BEARER, CONSUMER, credentialsFile, TOKEN } from './helpers/credentials.js';
+import { builtGatewayAvailable, spawnGateway } from './helpers/spawned-gateway.js';
+import { Tally } from './helpers/tally.js';
+
+/**
+ * Secrets in logs: the real CLI at LOG_LEVEL=debug handles signed OAuth1 requests (header, query
+ * and form placement), bearer tokens (header and query), failures of every kind, introspection
+ * (with its client secret) and a reload; then every byte it printed is searched for every secret
+ * used, raw and in the encodings it travelled in.
+ */
+
+const INTROSPECTION_SECRET = 'introspection-secret-Hv93kQ2z';
+const INTROSPECTED_TOKEN = 'introspectedTokenPq81Zx4Lm';
+const SECOND_BEARER = 'reloadedBearerTokenWc27Nf0';
+
+describe.skipIf(!builtGatewayAvailable())('secrets in logs', () => {
+  let upstream: TestUpstream;
+  let introspection: Server;
+  let introspectionUrl: string;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    introspection = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const token = new URLSearchParams(body).get('token');
+        if (token === INTROSPECTED_TOKEN) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ active: true, client_id: 'ic', scope: 'read', exp: 4102444800 }));
+        } else if (token?.startsWith('failing')) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`internal error for ${token}`);
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"active":false}');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => introspection.listen(0, '127.0.0.1', resolve));
+    introspectionUrl = `http://127.0.0.1:${(introspection.address() as AddressInfo).port}/introspect`;
+  });
+  afterAll(async () => {
+    await upstream?.close();
+    introspection?.closeAllConnections();
+    await new Promise<void>((resolve) => introspection?.close(() => resolve()));
+  });
+
+  it('prints no token, secret or signature at debug level', async () => {
+    const config = {
+      oauth2: {
+        tokenSources: ['store', 'introspection'],
+        allowQueryToken: true,
+        introspection: { url: introspectionUrl, clientId: 'gateway', clientSecret: INTROSPECTION_SECRET },
+      },
+      routes: [
+        { name: 'signed', match: { pathPrefix: '/signed' }, upstream: upstream.url, auth: 'oauth1' },
+        { name: 'bearer', match: { pathPrefix: '/bearer' }, upstream: upstream.url, auth: 'oauth2' },
+        {
+          name: 'scoped',
+          match: { pathPrefix: '/scoped' },
+          upstream: upstream.url,
+          auth: 'oauth2',
+          scopes: ['admin'],
+        },
+      ],
+    };
+    const gw = await spawnGateway({ config, credentials: credentialsFile(), env: { LOG_LEVEL: 'debug' } });
+    const agent = new Agent({ keepAliveTimeout: 1_000 });
+    const secrets = new Set<string>([
+      CONSUMER.clientSecret,
+      TOKEN.token,
+      TOKEN.tokenSecret,
+      BEARER.accessToken,
+      INTROSPECTION_SECRET,
+      INTROSPECTED_TOKEN,
+      SECOND_BEARER,
+    ]);
+    const statuses: number[] = [];
+    const send = async (
+      method: string,
+      path: string,
+      headers: Record<string, string> = {},
+      body?: string,
+    ) => {
+      const res = await agent.request({
+        origin: gw.url,
+        path,
+        method: method as 'GET',
+        headers,
+        body: body ?? null,
+      });
+      await res.body.dump();
+      statuses.push(res.statusCode);
+      return res.statusCode;
+    };
+    const host = `127.0.0.1:${gw.port}`;
+    const sign = (
+      method: string,
+      target: string,
+      extra: Record<string, string> = {},
+      tokenSecret: string = TOKEN.tokenSecret,
+    ) => {
+      const params = signOAuth1Params({
+        method,
+        url: `http://${host}${target}`,
+        consumerKey: CONSUMER.clientId,
+        consumerSecret: CONSUMER.clientSecret,
+        token: TOKEN.token,
+        tokenSecret,
+        ...extra,
+      });
+      const signature = params.find(([n]) => n === 'oauth_signature')![1];
+      secrets.add(signature);
+      return params;
+    };
+    try {
+      // OAuth1: header placement, valid.
+      for (let i = 0; i < 3; i++) {
+        const target = `/signed/photos?file=vacation.jpg&i=${i}`;
+        expect(
+          await send('GET', target, { authorization: formatAuthorizationHeader(sign('GET', target)) }),
+        ).toBe(200);
+      }
+      // OAuth1: query placement (RFC 5849 §3.5.3), valid.
+      {
+        const target = '/signed/q';
+        const params = sign('GET', target);
+        const query = params.map(([n, v]) => `${percentEncode(n)}=${percentEncode(v)}`).join('&');
+        await send('GET', `${target}?${query}`);
+      }
+      // OAuth1: form body placement (§3.5.2).
+      {
+        const target = '/signed/form';
+        const params = sign('POST', target, {});
+        const form = params.map(([n, v]) => `${percentEncode(n)}=${percentEncode(v)}`).join('&');
+        await send('POST', target, { 'content-type': 'application/x-www-form-urlencoded' }, form);
+      }
+      // OAuth1 failures: wrong token secret (bad signature), replayed nonce, unknown token.
+      {
+        const target = '/signed/bad';
+        const bad = sign('GET', target, {}, 'not-the-secret');
+        expect(await send('GET', target, { authorization: formatAuthorizationHeader(bad) })).toBe(401);
+        const good = formatAuthorizationHeader(sign('GET', target));
+        await send('GET', target, { authorization: good });
+        expect(await send('GET', target, { authorization: good })).toBe(401);
+        const unknown = signOAuth1Params({
+          method: 'GET',
+          url: `http://${host}${target}`,
+          consumerKey: CONSUMER.clientId,
+          consumerSecret: CONSUMER.clientSecret,
+          token: 'unknownTokenSecretish77',
+          tokenSecret: 'unknown-token-secret-88',
+        });
+        secrets.add('unknownTokenSecretish77').add('unknown-token-secret-88');
+        secrets.add(unknown.find(([n]) => n === 'oauth_signature')![1]);
+        expect(await send('GET', target, { authorization: formatAuthorizationHeader(unknown) })).toBe(401);
+      }
+      // Bearer: header, query, wrong scope, unknown, malformed, introspected, introspection failing.
+      expect(await send('GET', '/bearer/x', { authorization: `Bearer ${BEARER.accessToken}` })).toBe(200);
+      expect(await send('GET', `/bearer/x?access_token=${BEARER.accessToken}`)).toBe(200);
+      expect(await send('GET', '/scoped/x', { authorization: `Bearer ${BEARER.accessToken}` })).toBe(403);
+      secrets.add('unknownBearerTokenYt55');
+      expect(await send('GET', '/bearer/x', { authorization: 'Bearer unknownBearerTokenYt55' })).toBe(401);
+      secrets.add('malformedSecret');
+      expect(await send('GET', '/bearer/x', { authorization: 'Bearer malformedSecret ,,' })).toBe(400);
+      expect(await send('GET', '/bearer/x', { authorization: `Bearer ${INTROSPECTED_TOKEN}` })).toBe(200);
+      secrets.add('failingTokenGh31');
+      expect(await send('GET', '/bearer/x', { authorization: 'Bearer failingTokenGh31' })).toBe(503);
+      secrets.add('twoMethodsTokenKk9');
+      expect(
+        await send('GET', '/bearer/x?access_token=twoMethodsTokenKk9', {
+          authorization: 'Bearer twoMethodsTokenKk9',
+        }),
+      ).toBe(400);
+      // A reload that adds a token, then that token in use.
+      await gw.writeCredentials(
+        credentialsFile([{ accessToken: SECOND_BEARER, clientId: 'c2', issuedAt: 1, expiresIn: 0 }]),
+      );
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/"msg":"configuration reloaded"/);
+      expect(await send('GET', '/bearer/x', { authorization: `Bearer ${SECOND_BEARER}` })).toBe(200);
+      // An invalid reload too: its error report must not echo the secrets it contains either.
+      await gw.writeCredentials({
+        clients: [{ clientId: 'x', clientSecret: CONSUMER.clientSecret, bogus: TOKEN.tokenSecret }],
+      });
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/"msg":"configuration reload rejected/);
+
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+      const output = gw.output();
+      if (process.env['SHOW_GATEWAY_OUTPUT']) console.log(output);
+      const tally = new Tally('secrets-in-logs');
+      for (const secret of secrets) {
+        const forms = new Set([
+          secret,
+          percentEncode(secret),
+          encodeURIComponent(secret),
+          Buffer.from(secret).toString('base64'),
+          Buffer.from(`gateway:${secret}`).toString('base64'),
+          JSON.stringify(secret).slice(1, -1),
+        ]);
+        for (const form of forms) {
+          if (form.length >= 8 && output.includes(form))
+            tally.bypass(`found ${JSON.stringify(form)} in the output`);
+          else tally.reject();
+        }
+      }
+      tally.report({
+        secrets: secrets.size,
+        outputLines: output.split('\n').length,
+        requests: statuses.length,
+      });
+      expect(tally.findings).toEqual([]);
+      // The scan had something to scan: debug logging really was on and requests were logged.
+      expect((output.match(/"msg":"request"/g) ?? []).length).toBe(statuses.length);
+    } finally {
+      await agent.close();
+      await gw.dispose();
+    }
+  });
+});
