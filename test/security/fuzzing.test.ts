@@ -159,43 +159,38 @@ function forge(mutations: readonly Mutation[], host: string, nonce: string): For
     nonce,
   }).map(([n, v]) => [n, v] as Param);
   let encoded: [string, string][] = params.map(([n, v]) => [percentEncode(n), percentEncode(v)]);
-  let harmless = true;
+  let requestChanged = false;
   for (const m of mutations) {
     const i = encoded.length === 0 ? 0 : ('index' in m ? m.index : 0) % encoded.length;
     const entry = encoded[i];
     switch (m.kind) {
       case 'drop':
         if (entry === undefined) break;
-        // oauth_version is optional (RFC 5849 §3.1): dropping it changes nothing.
-        if (entry[0] !== 'oauth_version') harmless = false;
         encoded = encoded.filter((_, j) => j !== i);
         break;
       case 'duplicate':
         if (entry === undefined) break;
-        harmless = false;
         encoded.push([entry[0], entry[1]]);
         break;
       case 'change':
         if (entry === undefined || entry[1] === '') break;
         if (entry[1].endsWith(m.char)) break;
-        harmless = false;
         encoded[i] = [entry[0], entry[1].slice(0, -1) + percentEncode(m.char)];
         break;
       case 'rename':
         if (entry === undefined) break;
-        harmless = false;
         encoded[i] = [entry[0].toUpperCase(), entry[1]];
         break;
       case 'extra-query':
-        harmless = false;
+        requestChanged = true;
         target += '&admin=true';
         break;
       case 'method':
-        harmless = false;
+        requestChanged = true;
         method = 'DELETE';
         break;
       case 'path':
-        harmless = false;
+        requestChanged = true;
         target = target.replace('/photos', '/photos2');
         break;
       case 'encode-differently':
@@ -209,6 +204,20 @@ function forge(mutations: readonly Mutation[], host: string, nonce: string): For
     }
   }
   const authorization = `OAuth ${encoded.map(([n, v]) => `${n}="${v}"`).join(', ')}`;
+  // Harmless iff the request and the decoded parameter multiset are what was signed (a duplicate
+  // followed by dropping the other copy is a reordering; oauth_version is optional, RFC 5849 §3.1).
+  const canonical = (list: readonly (readonly [string, string])[]) =>
+    list
+      .map(([n, v]) => `${n}=${decodeURIComponent(v)}`)
+      .filter((p) => p !== 'oauth_version=1.0')
+      .sort()
+      .join('&');
+  let harmless = !requestChanged;
+  try {
+    harmless &&= canonical(encoded) === canonical(params.map(([n, v]) => [n, percentEncode(v)] as const));
+  } catch {
+    harmless = false;
+  }
   return { method, target, authorization, harmless };
 }
 
