@@ -72,6 +72,20 @@ export class PayloadTooLarge extends GatewayError {
   }
 }
 
+/** Request headers over the parser's limit (RFC 6585 §5). */
+export class HeadersTooLarge extends GatewayError {
+  constructor() {
+    super('headers_too_large', 431, 'Request header fields too large');
+  }
+}
+
+/** The client did not finish its headers within `limits.headersTimeout` (slowloris). */
+export class RequestTimeout extends GatewayError {
+  constructor() {
+    super('request_timeout', 408, 'Request headers not received in time');
+  }
+}
+
 // ── Authentication ─────────────────────────────────────────────────────────────────────────────
 
 /** No credentials at all on a protected route: 401 with bare challenges (RFC 6750 §3.1). */
@@ -185,6 +199,8 @@ export const ERROR_CODES = [
   'not_found',
   'bad_request',
   'payload_too_large',
+  'headers_too_large',
+  'request_timeout',
   'unauthorized',
   'invalid_request',
   'invalid_client',

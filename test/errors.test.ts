@@ -18,6 +18,8 @@ describe('error codes', () => {
       new errors.NotFound(),
       new errors.BadRequest(),
       new errors.PayloadTooLarge(),
+      new errors.HeadersTooLarge(),
+      new errors.RequestTimeout(),
       new errors.CredentialsMissing(['oauth1']),
       new errors.InvalidRequest('oauth1', 'x', 'parameter_absent'),
       new errors.InvalidClient(),

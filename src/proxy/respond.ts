@@ -88,14 +88,20 @@ const REASONS: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  408: 'Request Timeout',
   413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
-/** Same mapping for a raw socket (WebSocket upgrade requests, parser errors): then close. */
+/**
+ * Same mapping for a raw socket (WebSocket upgrade requests, parser errors), then close. The server
+ * allows half-open sockets, so `end()` alone would wait for a client (a slowloris one never does)
+ * to close its side: destroy once the answer is flushed.
+ */
 export function sendErrorOnSocket(socket: Duplex, error: GatewayError, realms: Realms): void {
   if (!socket.writable) {
     socket.destroy();
@@ -107,5 +113,5 @@ export function sendErrorOnSocket(socket: Duplex, error: GatewayError, realms: R
   for (const [name, value] of Object.entries(headers)) {
     for (const item of Array.isArray(value) ? value : [value]) head += `${name}: ${item}\r\n`;
   }
-  socket.end(`${head}\r\n${payload}`);
+  socket.end(`${head}\r\n${payload}`, () => socket.destroy());
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BadRequest, type GatewayError, NotFound } from '../errors.js';
+import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
 import type { Identity } from '../identity.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -85,24 +85,14 @@ export class GatewayServer {
       void this.#handleUpgrade(req, socket, head);
     });
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-      // Parser rejections (smuggling shapes, oversized headers): answer 400/431 once, then close.
-      if (!socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const status =
+      // Parser rejections (smuggling shapes, oversized headers) and header timeouts: one answer, close.
+      const answer =
         error.code === 'HPE_HEADER_OVERFLOW'
-          ? '431 Request Header Fields Too Large'
+          ? new HeadersTooLarge()
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-            ? '408 Request Timeout'
-            : '400 Bad Request';
-      const body = JSON.stringify({ error: 'bad_request', error_description: 'Malformed HTTP request' });
-      // The server socket allows half-open connections, so end() alone would keep it until the
-      // client closes its side, which a slowloris client never does: destroy once flushed.
-      socket.end(
-        `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
-        () => socket.destroy(),
-      );
+            ? new RequestTimeout()
+            : new BadRequest('Malformed HTTP request');
+      sendErrorOnSocket(socket, answer, this.#runtime.realms);
     });
   }
 
