@@ -131,7 +131,10 @@ export function createJwtSource(config: JwtConfig, now: () => number, tuning: Jw
       if (!looksLikeJwt(token)) return undefined;
       const nowMs = now();
       const options: JWTVerifyOptions = { ...baseOptions, currentDate: new Date(nowMs) };
-      if (nowMs - remoteFailedAt < cooldownMs) return verifyWithStaleKeys(token, options, undefined);
+      // With no keys at all there is nothing stale to serve: retry the JWKS after a second rather
+      // than a whole cooldown, so the gateway recovers soon after the authorization server does.
+      const backoffMs = remote.jwks() === undefined ? Math.min(1_000, cooldownMs) : cooldownMs;
+      if (nowMs - remoteFailedAt < backoffMs) return verifyWithStaleKeys(token, options, undefined);
       try {
         const { payload } = await jwtVerify(token, remote, options);
         return jwtClaimsToTokenInfo(payload);

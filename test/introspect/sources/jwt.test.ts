@@ -211,4 +211,22 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
       await as.start();
     }
   });
+
+  it('JWKS down before any key was fetched: retried after ~1 s, not a whole cooldown', async () => {
+    let now = Date.now();
+    const cold = jwtSource({}, () => now, 30_000);
+    const token = await as.getToken({ resource: 'jwt', scope: 'read' });
+    await as.stop();
+    try {
+      await expect(cold.lookup(token)).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    } finally {
+      await as.start();
+    }
+    // Within the second: still backing off. After it: the JWKS is fetched and the token verifies,
+    // although the 30 s cooldown (meant to pace refetches while stale keys exist) has not passed.
+    now += 500;
+    await expect(cold.lookup(token)).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    now += 600;
+    expect((await cold.lookup(token))?.active).toBe(true);
+  });
 });
