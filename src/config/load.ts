@@ -24,6 +24,8 @@ export interface LoadedConfig {
   /** Present when credentials.type is file. */
   readonly credentials: CredentialsFile | undefined;
   readonly credentialsPath: string | undefined;
+  /** PEM certificate chain and key when `listen.tls` is set. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** sha256 of the source bytes (config + credentials), exported as a metric label on reload. */
   readonly hash: string;
 }
@@ -157,8 +159,18 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
     }
   }
 
+  let tls: LoadedConfig['tls'];
+  if (config?.listen.tls !== undefined) {
+    const certRead = await readText(resolve(dirname(configPath), config.listen.tls.cert), 'listen.tls.cert');
+    const keyRead = await readText(resolve(dirname(configPath), config.listen.tls.key), 'listen.tls.key');
+    if (certRead.issue !== undefined) issues.push(certRead.issue);
+    if (keyRead.issue !== undefined) issues.push(keyRead.issue);
+    if (certRead.text !== undefined && keyRead.text !== undefined) tls = { cert: certRead.text, key: keyRead.text };
+  }
+
   if (issues.length > 0 || config === undefined) throw new ConfigError(issues);
   return deepFreeze({
+    tls,
     path: configPath,
     config,
     credentials,

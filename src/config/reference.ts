@@ -29,6 +29,10 @@ const DESCRIPTIONS: Record<string, string> = {
     'IPs/CIDRs of ingresses whose `X-Forwarded-Proto/Host/Port` are believed (OAuth1 base URL, PLAINTEXT-over-TLS check).',
   'listen.host': 'Address to bind.',
   'listen.port': 'Port to bind (0 = any free port).',
+  'listen.tls':
+    'Terminate TLS here (PEM files relative to gateway.yaml): clients use https, PLAINTEXT becomes acceptable. Read at start; a reload keeps the listener.',
+  'listen.tls.cert': 'Certificate chain (PEM).',
+  'listen.tls.key': 'Private key (PEM).',
   'admin.host': 'Address to bind; keep it on localhost or a pod-internal address.',
   'admin.port': 'Port to bind.',
   'redis.connectTimeout': 'Connection attempt timeout.',

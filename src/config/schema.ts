@@ -66,6 +66,8 @@ const HTTP_METHOD = z
 const listenSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: port.default(8080),
+  /** Serve HTTPS directly (PEM files, relative to gateway.yaml). Read at start; a reload keeps the listener. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
 });
 
 const adminSchema = z.strictObject({

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
@@ -50,7 +51,7 @@ function countHeader(rawHeaders: readonly string[], lowerName: string): number {
 }
 
 export class GatewayServer {
-  readonly server: Server;
+  readonly server: Server | TlsServer;
   readonly pools = new UpstreamPools();
   #runtime: Runtime;
   #inFlight = 0;
@@ -64,23 +65,24 @@ export class GatewayServer {
     this.#logger = logger;
     this.#metrics = metrics;
     const limits = runtime.config.limits;
-    this.server = createServer(
-      {
-        // Slowloris: a client that never finishes its headers is cut off.
-        headersTimeout: limits.headersTimeout,
-        // Node enforces headersTimeout only when it sweeps connections, every 30 s by default, so a
-        // 1 s limit held trickling clients for up to 31 s (faults.test.ts "slowloris"). Sweep at
-        // least every second (half the limit when it is shorter).
-        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeout / 2))),
-        requestTimeout: 0,
-        keepAliveTimeout: 5_000,
-        maxHeaderSize: 16 * 1024,
-        insecureHTTPParser: false,
-      },
-      (req, res) => {
-        void this.#handle(req, res);
-      },
-    );
+    const options: ServerOptions = {
+      // Slowloris: a client that never finishes its headers is cut off.
+      headersTimeout: limits.headersTimeout,
+      // Node enforces headersTimeout only when it sweeps connections, every 30 s by default, so a
+      // 1 s limit held trickling clients for up to 31 s (faults.test.ts "slowloris"). Sweep at
+      // least every second (half the limit when it is shorter).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeout / 2))),
+      requestTimeout: 0,
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: 16 * 1024,
+      insecureHTTPParser: false,
+    };
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      void this.#handle(req, res);
+    };
+    const tls = runtime.loaded.tls;
+    // With TLS here, the scheme the client used is https (PLAINTEXT allowed, base string https://).
+    this.server = tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...tls }, handler);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.#handleUpgrade(req, socket, head);
     });
