@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -50,6 +56,25 @@ function countHeader(rawHeaders: readonly string[], lowerName: string): number {
   return count;
 }
 
+function upstreamHeaders(
+  req: IncomingMessage,
+  runtime: Runtime,
+  resolved: Resolved,
+  identity: Identity | undefined,
+  upgrade: boolean,
+): string[] {
+  return buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
+    policy: runtime.headerPolicy,
+    identity,
+    passAuthorization: resolved.route.config.passAuthorization,
+    upgrade,
+    clientIp: resolved.clientIp,
+    proto: resolved.proto,
+    host: resolved.host,
+    requestId: resolved.requestId,
+  });
+}
+
 export class GatewayServer {
   readonly server: Server | TlsServer;
   readonly pools = new UpstreamPools();
@@ -82,7 +107,8 @@ export class GatewayServer {
     };
     const tls = runtime.loaded.tls;
     // With TLS here, the scheme the client used is https (PLAINTEXT allowed, base string https://).
-    this.server = tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...tls }, handler);
+    this.server =
+      tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...tls }, handler);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.#handleUpgrade(req, socket, head);
     });
@@ -224,16 +250,7 @@ export class GatewayServer {
       const auth = await this.#authenticate(req, runtime, resolved);
       identity = auth.identity;
       const { route } = resolved;
-      const headers = buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
-        policy: runtime.headerPolicy,
-        identity,
-        passAuthorization: route.config.passAuthorization,
-        upgrade: false,
-        clientIp: resolved.clientIp,
-        proto: resolved.proto,
-        host: resolved.host,
-        requestId: resolved.requestId,
-      });
+      const headers = upstreamHeaders(req, runtime, resolved, identity, false);
       const upstreamStarted = performance.now();
       await forwardRequest(req, res, {
         pool: this.pools.get(route.upstreamOrigin, {
@@ -303,6 +320,11 @@ export class GatewayServer {
         'request failed',
       );
     }
+    this.#settled();
+  }
+
+  /** One exchange (request or upgrade) is over; wake drain() when none is left. */
+  #settled(): void {
     this.#inFlight--;
     if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
       for (const wake of this.#idleWaiters.splice(0)) wake();
@@ -318,16 +340,7 @@ export class GatewayServer {
       resolved = this.#resolve(req, runtime, requestIdFrom(firstValue(req.headers['x-request-id'])));
       const identity = await runtime.authenticator.authenticate(resolved.route, resolved.facts);
       const { route } = resolved;
-      const headers = buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
-        policy: runtime.headerPolicy,
-        identity,
-        passAuthorization: route.config.passAuthorization,
-        upgrade: true,
-        clientIp: resolved.clientIp,
-        proto: resolved.proto,
-        host: resolved.host,
-        requestId: resolved.requestId,
-      });
+      const headers = upstreamHeaders(req, runtime, resolved, identity, true);
       await proxyUpgrade(req, socket, head, {
         origin: route.upstreamOrigin,
         path: upstreamPath(route, resolved.path) + resolved.query,
@@ -337,8 +350,7 @@ export class GatewayServer {
     } catch (error) {
       sendErrorOnSocket(socket, toGatewayError(error), runtime.realms);
     } finally {
-      this.#inFlight--;
-      if (this.#inFlight === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+      this.#settled();
     }
   }
 }
