@@ -12,6 +12,8 @@ export interface CompiledRoute {
   readonly name: string;
   /** Normalised prefix without trailing slash; '' for the root prefix. */
   readonly prefix: string;
+  /** Number of segments in `prefix` (what stripPrefix removes). */
+  readonly prefixSegments: number;
   readonly methods: ReadonlySet<string> | undefined;
   readonly upstreamOrigin: string;
   /** Path part of the upstream URL without trailing slash ('' if none), prepended when forwarding. */
@@ -35,6 +37,12 @@ export interface NormalisedTarget {
   readonly path: string;
   /** Raw query including the leading `?`, or ''. Forwarded byte-exact. */
   readonly query: string;
+  /**
+   * The path routes are matched on: `path` with every `;params` suffix removed from its segments,
+   * because upstreams such as Tomcat/Spring ignore them; matching on `path` would let
+   * `/admin;x/secret` miss a protected `/admin` route and fall through to a public one.
+   */
+  readonly routePath: string;
 }
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
@@ -61,6 +69,8 @@ export function normaliseTarget(rawTarget: string): NormalisedTarget {
   if (rawPath.includes('#') || rawPath.includes('\\')) throw new BadRequest('Invalid character in path');
 
   const segments: string[] = [];
+  // Segments without their `;params`, for routing only (see `routePath`).
+  let routeSegments: string[] | undefined;
   let start = 1;
   const length = rawPath.length;
   while (start <= length) {
@@ -69,21 +79,34 @@ export function normaliseTarget(rawTarget: string): NormalisedTarget {
     const segment = decodeUnreserved(rawPath.slice(start, end));
     const isLast = end === length;
     if (segment === '' || segment === '.') {
-      if (isLast) segments.push('');
+      if (isLast) {
+        segments.push('');
+        routeSegments?.push('');
+      }
     } else if (segment === '..') {
       segments.pop();
-      if (isLast) segments.push('');
+      routeSegments?.pop();
+      if (isLast) {
+        segments.push('');
+        routeSegments?.push('');
+      }
     } else {
       const semicolon = segment.indexOf(';');
       if (semicolon !== -1) {
         const bare = segment.slice(0, semicolon);
         if (bare === '.' || bare === '..') throw new BadRequest('Dot segment with parameters');
+        routeSegments ??= segments.slice();
+        // Servlet containers drop `;params` before mapping (`/admin;x/secret` is `/admin/secret`).
+        if (bare !== '' || isLast) routeSegments.push(bare);
+      } else {
+        routeSegments?.push(segment);
       }
       segments.push(segment);
     }
     start = end + 1;
   }
-  return { path: `/${segments.join('/')}`, query };
+  const path = `/${segments.join('/')}`;
+  return { path, query, routePath: routeSegments === undefined ? path : `/${routeSegments.join('/')}` };
 }
 
 function decodeUnreserved(segment: string): string {
@@ -134,6 +157,7 @@ function compileRoute(config: RouteConfig): CompiledRoute {
     config,
     name: config.name,
     prefix: trimSlash(normalisedPrefix),
+    prefixSegments: trimSlash(normalisedPrefix).split('/').length - 1,
     methods: config.match.methods ? new Set(config.match.methods) : undefined,
     upstreamOrigin: upstream.origin,
     upstreamBasePath: trimSlash(upstream.pathname),
@@ -211,8 +235,10 @@ export function matchRoute(
 export function upstreamPath(route: CompiledRoute, path: string): string {
   let rest = path;
   if (route.config.stripPrefix && route.prefix !== '') {
-    rest = path.slice(route.prefix.length);
-    if (rest === '' || rest[0] !== '/') rest = `/${rest}`;
+    // Drop as many segments as the prefix has: the matched segments may carry `;params`.
+    let at = 0;
+    for (let i = 0; i < route.prefixSegments && at !== -1; i++) at = path.indexOf('/', at + 1);
+    rest = at === -1 ? '/' : path.slice(at);
   }
   return route.upstreamBasePath === '' ? rest : route.upstreamBasePath + rest;
 }

@@ -180,8 +180,8 @@ export class GatewayServer {
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first for routing, while every
     // copy would be forwarded and an upstream may read the last (route-bypass.test.ts).
     if (countHeader(req.rawHeaders, 'host') > 1) throw new BadRequest('More than one Host header');
-    const { path, query } = normaliseTarget(req.url ?? '');
-    const route = matchRoute(runtime.routes, normaliseHost(hostHeader), path, method);
+    const { path, query, routePath } = normaliseTarget(req.url ?? '');
+    const route = matchRoute(runtime.routes, normaliseHost(hostHeader), routePath, method);
     if (route === undefined) throw new NotFound();
 
     const trusted = runtime.isTrustedProxy(req.socket.remoteAddress);

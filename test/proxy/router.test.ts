@@ -45,7 +45,25 @@ describe('normaliseTarget', () => {
     ['/a;v=1/b', '/a;v=1/b', ''],
   ];
   it.each(accepted)('%s → %s', (target, path, query) => {
-    expect(normaliseTarget(target)).toEqual({ path, query });
+    expect(normaliseTarget(target)).toMatchObject({ path, query });
+    if (!target.includes(';')) expect(normaliseTarget(target).routePath).toBe(path);
+  });
+
+  // Routing ignores `;params` as servlet containers do; forwarding keeps them.
+  const routed: [target: string, path: string, routePath: string][] = [
+    ['/a;v=1/b', '/a;v=1/b', '/a/b'],
+    ['/admin;x/secret', '/admin;x/secret', '/admin/secret'],
+    ['/admin;jsessionid=1', '/admin;jsessionid=1', '/admin'],
+    ['/public/x/..;/..;/admin', 'BadRequest', ''],
+    ['/a/;x/b', '/a/;x/b', '/a/b'],
+    ['/a/b;x/../c', '/a/c', '/a/c'],
+  ];
+  it.each(routed)('%s routes as %s', (target, path, routePath) => {
+    if (path === 'BadRequest') {
+      expect(() => normaliseTarget(target)).toThrow(BadRequest);
+      return;
+    }
+    expect(normaliseTarget(target)).toEqual({ path, query: '', routePath });
   });
 
   const rejected: [target: string, why: string][] = [

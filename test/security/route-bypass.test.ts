@@ -341,3 +341,54 @@ describe('route bypass', () => {
     expect([admin.status, internal.status]).toEqual([401, 401]);
   });
 });
+
+describe('regression: path parameters (`/admin;x/secret`) cannot skip a protected route', () => {
+  // Tomcat/Spring drop `;params` before mapping, so `/admin;x/secret` IS `/admin/secret` upstream.
+  // Matching routes on the raw segment let it miss `/admin` and fall to a public catch-all.
+  let gateway: TestGateway;
+  let catchAll: TestUpstream;
+  let admin: TestUpstream;
+
+  beforeAll(async () => {
+    catchAll = await startUpstream();
+    admin = await startUpstream();
+    gateway = await startTestGateway({
+      config: {
+        routes: [
+          { name: 'admin', match: { pathPrefix: '/admin' }, upstream: admin.url, auth: 'oauth2' },
+          { name: 'site', match: { pathPrefix: '/' }, upstream: catchAll.url, auth: 'none' },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await catchAll?.close();
+    await admin?.close();
+  });
+
+  it.each([
+    '/admin;x/secret',
+    '/admin;jsessionid=0123/secret',
+    '/admin;',
+    '/admin;a;b=c/x;y',
+    '/x/../admin;x/secret',
+    '/%61dmin;x/secret',
+  ])('%s is judged by the /admin route (401), never served by the catch-all', async (target) => {
+    const reply = await rawRequest(gateway.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, {
+      closeGraceMs: 1,
+    });
+    expect(reply.status).toBe(401);
+    expect(catchAll.requests).toHaveLength(0);
+    expect(admin.requests).toHaveLength(0);
+  });
+
+  it('a public path with parameters is still forwarded with them', async () => {
+    const reply = await rawRequest(gateway.port, `GET /shop;jsessionid=1/cart HTTP/1.1\r\nHost: x\r\n\r\n`, {
+      closeGraceMs: 1,
+    });
+    expect(reply.status).toBe(200);
+    expect(catchAll.requests.at(-1)?.url).toBe('/shop;jsessionid=1/cart');
+  });
+});
