@@ -125,7 +125,8 @@ export function buildUpstreamHeaders(
       continue;
     }
     if (lower === 'authorization' && !context.passAuthorization) continue;
-    if (context.policy.stripped.has(canonicalHeaderName(lower))) continue;
+    // Node's parser already refuses whitespace in names; only `_` needs folding (rarely present).
+    if (context.policy.stripped.has(lower.includes('_') ? lower.replaceAll('_', '-') : lower)) continue;
     out.push(name, value);
   }
   if (context.upgrade) out.push('connection', 'upgrade');

@@ -50,6 +50,8 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
  * would be signed differently by the client and judged differently by the upstream. */
 const NOT_VISIBLE_ASCII = /[^\x21-\x7e]/;
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+/** Escapes, empty or dot segments, path parameters: anything normaliseTarget's loop would change. */
+const NEEDS_NORMALISING = /%|\/\/|\/\.|;/;
 
 /**
  * Normalise a raw origin-form request-target: decode only unreserved percent-escapes (RFC 3986
@@ -67,6 +69,8 @@ export function normaliseTarget(rawTarget: string): NormalisedTarget {
   const rawPath = queryAt === -1 ? rawTarget : rawTarget.slice(0, queryAt);
   const query = queryAt === -1 ? '' : rawTarget.slice(queryAt);
   if (rawPath.includes('#') || rawPath.includes('\\')) throw new BadRequest('Invalid character in path');
+  // Hot path: nothing to decode, resolve, collapse or strip, so the path is already normal.
+  if (!NEEDS_NORMALISING.test(rawPath)) return { path: rawPath, query, routePath: rawPath };
 
   const segments: string[] = [];
   // Segments without their `;params`, for routing only (see `routePath`).
