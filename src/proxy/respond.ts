@@ -13,9 +13,12 @@ export interface Realms {
   readonly oauth2: string;
 }
 
+const NOT_VISIBLE = /[^\x20-\x7e]/g;
+const QUOTED_SPECIALS = /["\\]/g;
+
 function quoted(value: string): string {
   // RFC 9110 §5.6.4 quoted-string: escape `\` and `"`; drop anything that is not a visible char.
-  return `"${value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&')}"`;
+  return `"${value.replace(NOT_VISIBLE, '').replace(QUOTED_SPECIALS, '\\$&')}"`;
 }
 
 function challenges(error: GatewayError, realms: Realms): string[] {

@@ -38,6 +38,8 @@ interface Resolved {
   readonly clientIp: string;
 }
 
+const PORT_NUMBER = /^\d{1,5}$/;
+
 function firstValue(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
   const first = Array.isArray(value) ? value[0] : value;
@@ -194,7 +196,7 @@ export class GatewayServer {
       const forwardedHost = firstValue(req.headers['x-forwarded-host']);
       if (forwardedHost) host = forwardedHost;
       const forwardedPort = firstValue(req.headers['x-forwarded-port']);
-      if (forwardedPort && /^\d{1,5}$/.test(forwardedPort)) host = `${normaliseHost(host)}:${forwardedPort}`;
+      if (forwardedPort && PORT_NUMBER.test(forwardedPort)) host = `${normaliseHost(host)}:${forwardedPort}`;
     }
     const authorizationCount = countHeader(req.rawHeaders, 'authorization');
     if (authorizationCount > 1) throw new BadRequest('More than one Authorization header');
