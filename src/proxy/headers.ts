@@ -88,6 +88,26 @@ export interface ForwardContext {
   readonly requestId: string;
 }
 
+const PLAIN_IDENTITY = /^[\x20-\x24\x26-\x7e]*$/;
+const NOT_PLAIN_IDENTITY = /[^\x20-\x24\x26-\x7e]+/g;
+const utf8 = new TextEncoder();
+
+function percentEncodeRun(run: string): string {
+  let out = '';
+  for (const byte of utf8.encode(run)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/**
+ * Identity values come from credential records, introspection or JWT claims, so they may hold
+ * any Unicode (a user id like `张三`) or even control characters. Header values must be visible
+ * ASCII, so every character outside it, and `%` itself, is sent percent-encoded as UTF-8: plain
+ * ASCII ids arrive unchanged, and `unquote()` / `decodeURIComponent()` always restores the value.
+ */
+export function identityHeaderValue(value: string): string {
+  return PLAIN_IDENTITY.test(value) ? value : value.replace(NOT_PLAIN_IDENTITY, percentEncodeRun);
+}
+
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
 /** Reuse the client's X-Request-Id when it is sane; otherwise mint one. */
@@ -143,10 +163,10 @@ export function buildUpstreamHeaders(
   const identity = context.identity;
   if (identity !== undefined) {
     const names = context.policy.names;
-    if (identity.user !== undefined) out.push(names.user, identity.user);
+    if (identity.user !== undefined) out.push(names.user, identityHeaderValue(identity.user));
     // RFC 7662 makes client_id optional: send no header rather than an empty one.
-    if (identity.clientId !== '') out.push(names.client, identity.clientId);
-    out.push(names.scope, identity.scopes.join(' '), names.method, identity.method);
+    if (identity.clientId !== '') out.push(names.client, identityHeaderValue(identity.clientId));
+    out.push(names.scope, identityHeaderValue(identity.scopes.join(' ')), names.method, identity.method);
   }
   return out;
 }

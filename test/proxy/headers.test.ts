@@ -7,6 +7,7 @@ import {
   canonicalHeaderName,
   type ForwardContext,
   filterResponseHeaders,
+  identityHeaderValue,
   requestIdFrom,
 } from '../../src/proxy/headers.js';
 
@@ -324,5 +325,21 @@ describe('filterResponseHeaders', () => {
       'x-missing': undefined,
     });
     expect(out).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
+  });
+});
+
+describe('identityHeaderValue', () => {
+  it.each([
+    ['alice', 'alice'],
+    ['user@example.com', 'user@example.com'],
+    ['read write', 'read write'],
+    ['josé', 'jos%C3%A9'],
+    ['张三', '%E5%BC%A0%E4%B8%89'],
+    ['50%off', '50%25off'],
+    ['a\r\nX-OAuth-User: admin', 'a%0D%0AX-OAuth-User: admin'],
+    ['tab\there', 'tab%09here'],
+  ])('%j → %j, and decodes back', (value, sent) => {
+    expect(identityHeaderValue(value)).toBe(sent);
+    expect(decodeURIComponent(identityHeaderValue(value))).toBe(value);
   });
 });
