@@ -6,13 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startAuthServer } from './lib/auth-server.mjs';
 import { CREDENTIALS, writeCredentialsFile } from './lib/credentials.mjs';
+import { measureFixedLoad } from './lib/fixed-load.mjs';
+import { evaluateGoals, goalsTable } from './lib/goals.mjs';
 import { createAutocannon, createWrk, ensureWrk, wrkAvailable } from './lib/loadgen.mjs';
-import { machineInfo } from './lib/machine.mjs';
+import { loadAverage, machineInfo } from './lib/machine.mjs';
+import { measureCachedTokenMemory, soak } from './lib/memory.mjs';
 import { freePort, PINNING, pinned, startProcess, stopAll, waitForPort } from './lib/processes.mjs';
 import { treeCpuUs, treeRssMb } from './lib/procstat.mjs';
-import { loadgenTable, ratioTable, scenarioTable, writeSection } from './lib/report.mjs';
-import { REQUEST_PATH, TARGETS } from './lib/targets.mjs';
+import {
+  fixedLoadTable,
+  loadgenTable,
+  memoryTable,
+  ratioTable,
+  scenarioTable,
+  soakSection,
+  writeSection,
+} from './lib/report.mjs';
+import { authlibVersions, REQUEST_PATH, TARGETS } from './lib/targets.mjs';
 import { TARGETS as RATIO_TARGETS, RATIOS, SCENARIOS } from './scenarios.mjs';
 
 /**
@@ -26,7 +38,13 @@ import { TARGETS as RATIO_TARGETS, RATIOS, SCENARIOS } from './scenarios.mjs';
  *   --rounds N            run the whole list N times, alternating the order, and keep each
  *                         scenario's best round (default 2; quick 1): on a shared machine the
  *                         best round is the least disturbed one
- *   --only a,b            scenario ids to run
+ *   --only a,b            scenario ids to run, plus the extra measurements by name:
+ *                         fixed-load (p99 added at 50% load), memory (RSS with N cached tokens),
+ *                         soak; without --only everything but the soak runs
+ *   --tokens N            distinct cached tokens for the memory measurement (default 100000;
+ *                         quick 2000)
+ *   --soak                also run the soak: closed-loop load on the cached-introspection path
+ *                         for --soak-minutes (default 10), RSS sampled every 10 s
  *   --connections N       concurrent connections (default 50)
  *   --loadgen wrk|autocannon
  *   --no-install          never apt-get install wrk/nginx
@@ -47,6 +65,9 @@ const { values } = parseArgs({
     'no-install': { type: 'boolean', default: false },
     'results-dir': { type: 'string' },
     'no-markdown': { type: 'boolean', default: false },
+    tokens: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '10' },
   },
 });
 
@@ -58,6 +79,10 @@ const rounds = Math.max(1, Number(values.rounds ?? (quick ? 1 : 2)));
 const install = !quick && !values['no-install'];
 const resultsDir = values['results-dir'] ?? join(root, 'bench/results');
 const only = values.only?.split(',').map((s) => s.trim());
+/** Extra measurements (not rows of the scenario table) are selected by name like scenarios. */
+const wants = (name) => (name === 'soak' ? values.soak || only?.includes('soak') : only === undefined || only.includes(name));
+const memoryTokens = Number(values.tokens ?? (quick ? 2000 : 100_000));
+const soakMinutes = Number(values['soak-minutes']);
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 
 const log = (message) => process.stderr.write(`${message}\n`);
@@ -150,7 +175,7 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
   }
   const credential = scenario.credential ? CREDENTIALS[scenario.credential] : undefined;
   if (credential) {
-    const ok = await credential.available();
+    const ok = await credential.available(ctx);
     if (ok !== true) return { ...base, status: 'skipped', note: ok };
   }
 
@@ -176,8 +201,12 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
         headers: credential?.staticHeaders?.(signTarget),
       };
       if (credential?.presign) {
-        // Every request carries a fresh nonce: size the pre-signed set from the pass-through rate.
-        const rate = estimates.get('gateway-none') ?? 30_000;
+        // Every request carries a fresh nonce: size the pre-signed set from this scenario's last
+        // measured rate and, for the gateway, at least the pass-through rate.
+        // (A warm-up rate is an underestimate: the process was still compiling its hot path.)
+        const own = (estimates.get(scenario.id) ?? 0) * 1.5;
+        const passThrough = scenario.kind === 'gateway' ? (estimates.get('gateway-none') ?? 0) : 0;
+        const rate = Math.max(own, passThrough) || 30_000;
         const count = Math.min(3_000_000, Math.ceil(rate * Math.max(1, Math.round(seconds)) * 1.5) + 2000);
         const file = join(ctx.workDir, `${scenario.id}-${tag}.txt`);
         credential.presign(signTarget, count, file);
@@ -187,8 +216,14 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
       return options;
     };
 
-    if (warmupSec > 0) await loadgen.run(await loadOptions(warmupSec, 'warmup'));
+    const asBefore = scenario.needs?.includes('as') ? await ctx.authServer.stats() : undefined;
+    let warmupRps;
+    if (warmupSec > 0) warmupRps = (await loadgen.run(await loadOptions(warmupSec, 'warmup'))).rps;
+    // Size the measured pre-signed set from this scenario's own warm-up when it is known.
+    if (warmupRps !== undefined && credential?.presign)
+      estimates.set(scenario.id, Math.max(warmupRps, estimates.get(scenario.id) ?? 0));
     const measure = await loadOptions(durationSec, 'measure');
+    const asMiddle = asBefore === undefined ? undefined : await ctx.authServer.stats();
     const sutBefore = treeCpuUs(running.sutPids);
     const upstreamBefore = treeCpuUs([ctx.upstream.pid]);
     const auxBefore = treeCpuUs(ctx.auxPids);
@@ -198,6 +233,7 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
     const auxCpu = treeCpuUs(ctx.auxPids) - auxBefore;
     const rssMb = treeRssMb(running.sutPids);
     estimates.set(scenario.id, r.rps);
+    const asAfter = asBefore === undefined ? undefined : await ctx.authServer.stats();
 
     const bad = r.non2xx + r.errors;
     const notes = [];
@@ -215,7 +251,8 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
       sutCpuUsPerReq: sutCpu / r.requests,
       sutCpuUtil: sutCpu / r.durationUs,
       rssMb,
-      upstreamCpuUsPerReq: upstreamCpu / r.requests,
+      upstreamCpuUsPerReq: running.upstreamIsSut ? undefined : upstreamCpu / r.requests,
+      upstreamIsSut: running.upstreamIsSut === true || scenario.id === 'direct',
       redisCpuUsPerReq:
         ctx.auxPids.length > 0 && scenario.needs?.includes('redis') ? auxCpu / r.requests : undefined,
       loadgenCpuUsPerReq: r.cpuUs / r.requests,
@@ -225,6 +262,20 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
     if (result.status === 'invalid') notes.push(`${bad} of ${r.requests} requests failed`);
     if (result.redisCpuUsPerReq !== undefined)
       notes.push(`Redis ${result.redisCpuUsPerReq.toFixed(1)} µs/req`);
+    if (asAfter !== undefined) {
+      // Steady state: the gateway's cache answers; the AS should only have seen the probe/warm-up.
+      result.asCalls = {
+        introspectionsBeforeMeasure: asMiddle.introspections - asBefore.introspections,
+        introspectionsMeasured: asAfter.introspections - asMiddle.introspections,
+        jwksFetches: asAfter.jwks,
+      };
+      if (scenario.tokenSources?.includes('introspection'))
+        notes.push(
+          `AS introspection calls: ${result.asCalls.introspectionsMeasured} while measured (${result.asCalls.introspectionsBeforeMeasure} during warm-up; probe before)`,
+        );
+      if (scenario.tokenSources?.includes('jwt'))
+        notes.push(`JWKS fetched ${result.asCalls.jwksFetches}× so far; verified once, then cached`);
+    }
     result.note = notes.join('; ');
     return result;
   } finally {
@@ -281,6 +332,10 @@ async function main() {
   await waitForPort(upstream, upstreamPort);
 
   const redis = selected.some((s) => s.needs?.includes('redis')) ? await startRedis(workDir) : undefined;
+  const authServer =
+    selected.some((s) => s.needs?.includes('as')) || wants('memory') || wants('soak')
+      ? await startAuthServer(workDir)
+      : undefined;
   const ctx = {
     workDir,
     install,
@@ -288,6 +343,7 @@ async function main() {
     upstreamPort,
     redisUrl: redis?.url,
     auxPids: redis?.pids ?? [],
+    authServer,
     credentialsPath: writeCredentialsFile(workDir),
   };
 
@@ -332,6 +388,62 @@ async function main() {
   }
   const results = selected.map((s) => ({ ...best.get(s.id), roundsRps: history.get(s.id) ?? [] }));
 
+  const fixedLoad = [];
+  if (wants('fixed-load') && best.get('direct')?.status === 'ok') {
+    for (const id of ['gateway-none', 'gateway-oauth1-memory']) {
+      const measured = best.get(id);
+      if (measured?.status !== 'ok') continue;
+      const scenario = SCENARIOS.find((s) => s.id === id);
+      log(`- fixed load: ${id} at 50% of ${Math.round(measured.rps)} req/s`);
+      try {
+        const f = await measureFixedLoad(ctx, {
+          loadgen,
+          scenario,
+          credential: scenario.credential ? CREDENTIALS[scenario.credential] : undefined,
+          maxRps: measured.rps,
+          durationSec,
+          warmupSec: Math.max(1, warmupSec),
+          rounds,
+        });
+        log(
+          `  ${Math.round(f.gateway.rps)} req/s: p99 ${f.gateway.p99Ms.toFixed(2)} ms vs direct ${f.direct.p99Ms.toFixed(2)} ms → added ${f.addedP99Ms.toFixed(2)} ms`,
+        );
+        fixedLoad.push(f);
+      } catch (error) {
+        fixedLoad.push({ id, label: scenario.label, status: 'failed', note: String(error.message ?? error).slice(0, 300) });
+        log(`  failed: ${error.message}`);
+      }
+    }
+  }
+
+  let cachedTokenMemory;
+  if (wants('memory') && authServer !== undefined) {
+    log(`- memory: ${memoryTokens.toLocaleString('en-US')} distinct introspected tokens, each requested once`);
+    try {
+      cachedTokenMemory = await measureCachedTokenMemory(ctx, {
+        autocannon: createAutocannon({ connections }),
+        tokens: memoryTokens,
+      });
+      log(
+        `  RSS ${cachedTokenMemory.rssIdleMb.toFixed(1)} MB idle → ${cachedTokenMemory.rssAfterFillMb.toFixed(1)} MB after, ${cachedTokenMemory.introspectionCalls} introspection calls`,
+      );
+    } catch (error) {
+      cachedTokenMemory = { tokens: memoryTokens, status: 'failed', note: String(error.message ?? error).slice(0, 300) };
+      log(`  failed: ${error.message}`);
+    }
+  }
+
+  let soakResult;
+  if (wants('soak') && authServer !== undefined) {
+    if (loadgen.name !== 'wrk') throw new Error('--soak needs wrk');
+    log(`- soak: ${soakMinutes} min closed-loop load, cached introspection, RSS every 10 s`);
+    soakResult = await soak(ctx, { wrk: loadgen, minutes: soakMinutes, log });
+    log(
+      `  RSS ${soakResult.rssMinMb.toFixed(1)}–${soakResult.rssMaxMb.toFixed(1)} MB after minute 1, slope ${soakResult.slopeMbPerMinAfterFirstMinute.toFixed(2)} MB/min`,
+    );
+  }
+
+  await authServer?.stop();
   await upstream.stop();
   await redis?.handle?.stop();
   rmSync(workDir, { recursive: true, force: true });
@@ -350,9 +462,15 @@ async function main() {
     rounds,
     requestPath: REQUEST_PATH,
     loadgenComparison,
+    authlib: selected.some((s) => s.kind === 'authlib') ? (authlibVersions() ?? ctx.authlibStatus) : undefined,
     scenarios: results,
     ratios,
+    fixedLoad,
+    cachedTokenMemory,
+    soak: soakResult,
+    loadAverageAtEnd: loadAverage(),
   };
+  report.goals = evaluateGoals(report);
 
   mkdirSync(resultsDir, { recursive: true });
   const stamp = date.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
@@ -360,26 +478,39 @@ async function main() {
     join(resultsDir, `${quick ? 'quick-' : ''}${stamp}.json`),
     `${JSON.stringify(report, null, 2)}\n`,
   );
-  writeFileSync(
-    join(resultsDir, quick ? 'latest-quick.json' : 'latest.json'),
-    `${JSON.stringify(report, null, 2)}\n`,
-  );
+  // latest.json is the full run BENCHMARKS.md describes; --only runs do not replace it.
+  const latest = quick ? 'latest-quick.json' : only === undefined ? 'latest.json' : 'latest-partial.json';
+  writeFileSync(join(resultsDir, latest), `${JSON.stringify(report, null, 2)}\n`);
+  if (soakResult) writeFileSync(join(resultsDir, 'soak-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  if (!values['no-markdown'] && !quick) {
+  if (!values['no-markdown'] && !quick && results.length > 0) {
     const header = [
       `Run ${date} — \`${command}\``,
       '',
-      `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.kernel}, Node ${machine.node}; load average at start ${machine.loadAverageAtStart}.`,
+      `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.kernel}, Node ${machine.node}. **Load average** (1/5/15 min) at start ${machine.loadAverageAtStart}, at end ${report.loadAverageAtEnd}.`,
       `Load generator: ${loadgen.version}, 1 thread, ${connections} connections, ${durationSec} s per scenario after ${warmupSec} s warm-up, \`GET ${REQUEST_PATH}\`; best of ${rounds} round${rounds === 1 ? '' : 's'} (order alternates) per scenario.`,
       PINNING.enabled
-        ? `Pinning (taskset): load generator, upstream and Redis on cpu ${PINNING.loadgen}; the system under test alone on cpu ${PINNING.sut} (for "direct" the upstream is moved there).`
+        ? `Pinning (taskset): load generator, upstream, Redis and the fake authorization server on cpu ${PINNING.loadgen}; the system under test alone on cpu ${PINNING.sut} (for "direct" the upstream is moved there).`
         : 'Pinning: off.',
+      report.authlib ? `Authlib reference: ${report.authlib}.` : '',
       '',
     ].join('\n');
     const parts = [header, scenarioTable(results), '', ratioTable(ratios)];
+    if (fixedLoad.length > 0)
+      parts.push('', '**Latency at fixed load** (50% of each gateway row\'s max req/s; method below):', '', fixedLoadTable(fixedLoad));
+    if (cachedTokenMemory)
+      parts.push('', '**Memory with cached tokens** (cached-introspection path; method below):', '', memoryTable(cachedTokenMemory));
     if (loadgenComparison)
       parts.push('', 'Load generators, same direct-upstream load:', '', loadgenTable(loadgenComparison));
     writeSection(join(root, 'BENCHMARKS.md'), 'bench:run', parts.join('\n'));
+    writeSection(
+      join(root, 'BENCHMARKS.md'),
+      'bench:targets',
+      [`From the run of ${date} (\`${command}\`).`, '', goalsTable(report.goals)].join('\n'),
+    );
+  }
+  if (!values['no-markdown'] && !quick && soakResult) {
+    writeSection(join(root, 'BENCHMARKS.md'), 'bench:soak', soakSection(soakResult, { date, command, machine, end: report.loadAverageAtEnd }));
   }
 
   const summary = ratios
@@ -389,6 +520,11 @@ async function main() {
     )
     .join(' | ');
   process.stdout.write(`ratios: ${summary || 'none (too few scenarios ran)'}\n`);
+  const verdicts = report.goals.map((g) => g.verdict);
+  const count = (v) => verdicts.filter((x) => x === v).length;
+  process.stdout.write(
+    `targets: ${count('HIT')} hit, ${count('MISS')} miss, ${count('not measured')} not measured\n`,
+  );
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -4,7 +4,12 @@
  *
  *   { id, label, kind: 'gateway', auth: 'oauth1' | 'oauth2' | 'any',
  *     credential: <key of CREDENTIALS in lib/credentials.mjs>,
- *     nonceStore?: 'memory' | 'redis', needs?: ['redis'], env?: {...}, nodeArgs?: [...] }
+ *     nonceStore?: 'memory' | 'redis', tokenSources?: ['introspection'] | ['jwt'] | ...,
+ *     needs?: ['redis' | 'as'], env?: {...}, nodeArgs?: [...] }
+ *
+ * `needs: ['as']` starts the fake authorization server (servers/fake-as.mjs: RFC 7662
+ * introspection and the JWKS). `kind: 'authlib'` rows are the in-app reference (Authlib in Flask
+ * on gunicorn, the app itself answering): context for users, never part of a ratio.
  *
  * A gateway scenario with `auth` is only measured once a probe request gets 200 through it (so a
  * verifier that is not wired yet shows up as a skipped row with the reason, never as a fast 401).
@@ -36,6 +41,24 @@ export const SCENARIOS = [
     credential: 'bearer-store',
   },
   {
+    id: 'gateway-oauth2-introspection',
+    label: 'gateway OAuth2 bearer, cached introspection (RFC 7662)',
+    kind: 'gateway',
+    auth: 'oauth2',
+    credential: 'bearer-introspection',
+    tokenSources: ['introspection'],
+    needs: ['as'],
+  },
+  {
+    id: 'gateway-oauth2-jwt',
+    label: 'gateway OAuth2 bearer, JWT RS256 (RFC 9068), cached',
+    kind: 'gateway',
+    auth: 'oauth2',
+    credential: 'bearer-jwt',
+    tokenSources: ['jwt'],
+    needs: ['as'],
+  },
+  {
     id: 'gateway-oauth1-memory',
     label: 'gateway OAuth1 HMAC-SHA1, memory nonces',
     kind: 'gateway',
@@ -52,6 +75,21 @@ export const SCENARIOS = [
     nonceStore: 'redis',
     needs: ['redis'],
   },
+  {
+    id: 'authlib-oauth2',
+    label: 'Authlib OAuth2 ResourceProtector in Flask on gunicorn (in-app, no upstream)',
+    kind: 'authlib',
+    credential: 'bearer-store',
+    reference: true,
+  },
+  {
+    id: 'authlib-oauth1',
+    label: 'Authlib OAuth1 ResourceProtector in Flask on gunicorn (in-app, no upstream)',
+    kind: 'authlib',
+    path: '/oauth1/bench/items?id=42',
+    credential: 'oauth1-hmac-sha1',
+    reference: true,
+  },
 ];
 
 /** Ratios in the one-line summary: [label, numerator id, denominator id]. Auth rows are added. */
@@ -66,5 +104,7 @@ export const RATIOS = [
 export const TARGETS = {
   'gateway/http-proxy': 2.0,
   'gateway/nginx': 0.5,
+  'gateway-oauth2-introspection/gateway': 0.9,
+  'gateway-oauth2-jwt/gateway': 0.9,
   'gateway-oauth1-redis/gateway': 0.8,
 };

@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 
 /**
  * autocannon in its own process (pinned like wrk), printing the shared summary shape as one JSON
- * line. argv[2]: { url, connections, durationSec, headers, authorizationFile }.
+ * line. argv[2]: { url, connections, durationSec, headers, authorizationFile, amount? }.
  */
 
 const spec = JSON.parse(process.argv[2]);
@@ -14,6 +14,7 @@ const options = {
   headers: spec.headers,
   timeout: 5,
 };
+if (spec.amount) options.amount = spec.amount;
 if (spec.authorizationFile) {
   const lines = readFileSync(spec.authorizationFile, 'utf8').split('\n').filter(Boolean);
   let i = 0;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 // Benchmark-only credentials, generated for the temp credentials.yaml of each run.
 const BEARER = 'bench-bearer-7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b';
+const INTROSPECTED = 'bench-introspected-3b8e1f7a9c2d4e6f0a1b2c3d4e5f6a7b';
 const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret-0123456789' };
 const TOKEN = {
   token: 'bench-token',
@@ -19,6 +20,15 @@ const TOKEN = {
   clientId: CLIENT.clientId,
   userId: 'bench-user',
   scope: 'bench:read',
+};
+
+/** The same credentials for the Authlib reference app (servers/authlib_app.py). */
+export const AUTHLIB_ENV = {
+  BENCH_BEARER: BEARER,
+  BENCH_CLIENT_ID: CLIENT.clientId,
+  BENCH_CLIENT_SECRET: CLIENT.clientSecret,
+  BENCH_TOKEN: TOKEN.token,
+  BENCH_TOKEN_SECRET: TOKEN.tokenSecret,
 };
 
 async function loadSigner() {
@@ -81,7 +91,37 @@ export const CREDENTIALS = {
     probeHeaders: () => ({ Authorization: `Bearer ${BEARER}` }),
   },
   'oauth1-hmac-sha1': oauth1('HMAC-SHA1'),
+  // Not in credentials.yaml: the fake AS says every token is active, the gateway caches the answer.
+  'bearer-introspection': {
+    records: {},
+    available: async (ctx) => (ctx?.authServer ? true : 'fake authorization server not started'),
+    staticHeaders: () => ({ Authorization: `Bearer ${INTROSPECTED}` }),
+    probeHeaders: () => ({ Authorization: `Bearer ${INTROSPECTED}` }),
+  },
+  'bearer-jwt': (() => {
+    let token;
+    return {
+      records: {},
+      async available(ctx) {
+        if (!ctx?.authServer) return 'fake authorization server not started';
+        token ??= await ctx.authServer.signAccessToken(3600);
+        return true;
+      },
+      staticHeaders: () => ({ Authorization: `Bearer ${token}` }),
+      probeHeaders: () => ({ Authorization: `Bearer ${token}` }),
+    };
+  })(),
 };
+
+/** Distinct opaque bearer tokens number first … first+count-1, one Authorization header per line. */
+export function writeDistinctBearers(file, count, prefix = 'bench-distinct', first = 0) {
+  const lines = new Array(count);
+  for (let k = 0; k < count; k++) {
+    const i = first + k;
+    lines[k] = `Bearer ${prefix}-${i.toString(36)}-${(i * 2654435761) % 4294967296}`;
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+}
 
 /** credentials.yaml (as JSON, which is YAML) with the records of every provider. */
 export function writeCredentialsFile(dir) {

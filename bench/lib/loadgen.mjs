@@ -47,9 +47,9 @@ export function ensureWrk(install) {
 const DONE_HOOK = `
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('WRKJSON {"requests":%.0f,"durationUs":%.0f,"non2xx":%.0f,"errors":%.0f,"timeouts":%.0f,"p50Us":%.0f,"p99Us":%.0f}\\n',
+  io.write(string.format('WRKJSON {"requests":%.0f,"durationUs":%.0f,"non2xx":%.0f,"errors":%.0f,"timeouts":%.0f,"p50Us":%.0f,"p90Us":%.0f,"p99Us":%.0f,"p999Us":%.0f}\\n',
     summary.requests, summary.duration, e.status, e.connect + e.read + e.write, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)))
 end
 `;
 
@@ -65,6 +65,21 @@ request = function()
   if i > n then i = 1 end
   wrk.headers["Authorization"] = lines[i]
   return wrk.format()
+end
+`;
+
+/**
+ * Constant-rate mode (wrk2 is not in Debian): after each response a connection waits an
+ * exponentially distributed think time with mean MEAN_MS before its next request, so C
+ * connections together approximate a Poisson arrival stream of C / (MEAN_MS + latency) per ms.
+ * wrk takes whole milliseconds, so the draw is rounded randomly (floor(x + U)), which keeps the
+ * mean exact. wrk starts a request's clock when it writes it, i.e. after the think time.
+ */
+const delayHook = (meanMs) => `
+local mean_ms = ${meanMs.toFixed(4)}
+delay = function()
+  local x = -math.log(1 - math.random()) * mean_ms
+  return math.floor(x + math.random())
 end
 `;
 
@@ -121,9 +136,14 @@ export function createWrk({ connections, workDir }) {
     name: 'wrk',
     version,
     connections,
-    async run({ url, durationSec, headers = {}, authorizationFile }) {
+    async run({ url, durationSec, headers = {}, authorizationFile, meanDelayMs }) {
       const script = join(workDir, `wrk-${scripts++}.lua`);
-      writeFileSync(script, (authorizationFile ? CYCLE_HOOK : '') + DONE_HOOK);
+      writeFileSync(
+        script,
+        (authorizationFile ? CYCLE_HOOK : '') +
+          (meanDelayMs === undefined ? '' : delayHook(meanDelayMs)) +
+          DONE_HOOK,
+      );
       const args = [
         '-t1',
         `-c${connections}`,
@@ -144,7 +164,9 @@ export function createWrk({ connections, workDir }) {
         durationUs: raw.durationUs,
         rps: raw.requests / (raw.durationUs / 1e6),
         p50Ms: raw.p50Us / 1000,
+        p90Ms: raw.p90Us / 1000,
         p99Ms: raw.p99Us / 1000,
+        p999Ms: raw.p999Us / 1000,
         non2xx: raw.non2xx,
         errors: raw.errors + raw.timeouts,
         cpuUs: childrenCpuUs(stderr),
@@ -159,8 +181,9 @@ export function createAutocannon({ connections }) {
     name: 'autocannon',
     version: `autocannon ${version}`,
     connections,
-    async run({ url, durationSec, headers = {}, authorizationFile }) {
-      const spec = JSON.stringify({ url, connections, durationSec, headers, authorizationFile });
+    /** `amount`: stop after that many requests (durationSec is then only an upper bound). */
+    async run({ url, durationSec, headers = {}, authorizationFile, amount }) {
+      const spec = JSON.stringify({ url, connections, durationSec, headers, authorizationFile, amount });
       const [cmd, args] = pinned(PINNING.loadgen, process.execPath, [
         join(here, 'autocannon-runner.mjs'),
         spec,

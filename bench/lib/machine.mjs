@@ -12,12 +12,7 @@ export function machineInfo() {
   } catch {
     // not Linux
   }
-  let load = '';
-  try {
-    load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    load = 'n/a';
-  }
+  const load = loadAverage();
   return {
     cpuModel,
     cores: availableParallelism(),
@@ -26,6 +21,15 @@ export function machineInfo() {
     kernel: `${process.platform} ${release()}`,
     loadAverageAtStart: load,
   };
+}
+
+/** "1min 5min 15min" from /proc/loadavg, or 'n/a'. */
+export function loadAverage() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
 }
 
 export function commandVersion(command, args) {

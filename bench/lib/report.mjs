@@ -18,7 +18,7 @@ export function scenarioTable(results) {
       continue;
     }
     lines.push(
-      `| ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.sutCpuUsPerReq, 1)} | ${fmt(r.sutCpuUtil * 100)}% | ${fmt(r.rssMb, 1)} | ${r.id === 'direct' ? '(is SUT)' : fmt(r.upstreamCpuUsPerReq, 1)} | ${r.non2xx} / ${r.errors} | ${r.note ?? ''} |`,
+      `| ${r.label} | ${fmt(r.rps)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${fmt(r.sutCpuUsPerReq, 1)} | ${fmt(r.sutCpuUtil * 100)}% | ${fmt(r.rssMb, 1)} | ${r.upstreamIsSut ? '(is SUT)' : fmt(r.upstreamCpuUsPerReq, 1)} | ${r.non2xx} / ${r.errors} | ${r.note ?? ''} |`,
     );
   }
   return lines.join('\n');
@@ -46,6 +46,49 @@ export function loadgenTable(rows) {
   for (const r of rows) {
     lines.push(`| ${r.name} | ${fmt(r.rps)} | ${fmt(r.cpuUsPerReq, 1)} | ${fmt(r.cpuUtil * 100)}% |`);
   }
+  return lines.join('\n');
+}
+
+export function fixedLoadTable(rows) {
+  const lines = [
+    '| Path | target req/s (50% of max) | achieved req/s direct / gateway | p50 ms direct / gateway | p99 ms direct / gateway | p99.9 ms direct / gateway | **p99 added** | p50 added | failed |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const f of rows) {
+    if (f.status === 'failed') {
+      lines.push(`| ${f.label} | – | – | – | – | – | – | – | failed: ${f.note} |`);
+      continue;
+    }
+    const d = f.direct;
+    const g = f.gateway;
+    lines.push(
+      `| ${f.label} | ${fmt(f.targetRps)} (max ${fmt(f.maxRps)}) | ${fmt(d.rps)} / ${fmt(g.rps)} | ${fmt(d.p50Ms, 2)} / ${fmt(g.p50Ms, 2)} | ${fmt(d.p99Ms, 2)} / ${fmt(g.p99Ms, 2)} | ${fmt(d.p999Ms, 2)} / ${fmt(g.p999Ms, 2)} | **${fmt(f.addedP99Ms, 2)} ms** | ${fmt(f.addedP50Ms, 2)} ms | ${d.failed + g.failed} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function memoryTable(m) {
+  if (m.status === 'failed') return `Failed: ${m.note}`;
+  return [
+    '| Distinct tokens (each requested once) | introspection calls | RSS idle before | RSS right after | RSS 5 s later | re-requested (last N) | new introspection calls for them | failed |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} MB | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
+  ].join('\n');
+}
+
+export function soakSection(s, { date, command, machine, end }) {
+  const lines = [
+    `Soak ${date} — \`${command}\` (load average at start ${machine.loadAverageAtStart}, at end ${end}).`,
+    '',
+    `${s.minutes} min of closed-loop load (wrk, 50 connections) through the cached-introspection path, cycling through ${fmt(s.tokens)} distinct tokens (first pass fills the 100k cache, entries expire after maxTtl 5 min and are fetched again): ${fmt(s.rps)} req/s, ${fmt(s.requests)} requests, ${s.failed} failed, p99 ${fmt(s.p99Ms, 2)} ms, ${fmt(s.introspectionCalls)} introspection calls.`,
+    '',
+    `RSS after the first minute: min ${fmt(s.rssMinMb, 1)} MB, max ${fmt(s.rssMaxMb, 1)} MB; mean of minute 2 ${fmt(s.secondMinuteMeanMb, 1)} MB vs last minute ${fmt(s.lastMinuteMeanMb, 1)} MB; least-squares slope ${fmt(s.slopeMbPerMinAfterFirstMinute, 2)} MB/min.`,
+    '',
+    '| t (s) | RSS MB |',
+    '|--:|--:|',
+    ...s.samples.map((x) => `| ${x.tSec} | ${fmt(x.rssMb, 1)} |`),
+  ];
   return lines.join('\n');
 }
 

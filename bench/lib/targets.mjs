@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AUDIENCE, INTROSPECTION_CLIENT, ISSUER } from './auth-server.mjs';
+import { AUTHLIB_ENV } from './credentials.mjs';
 import { freePort, PINNING, pinned, repin, startProcess, waitForPort } from './processes.mjs';
 
 /**
@@ -68,7 +70,36 @@ http {
 `;
 }
 
-function gatewayConfig({ port, upstreamPort, credentialsPath, redisUrl, auth, nonceStore }) {
+/** oauth2 block: the store by default; introspection/JWT point at the fake AS (lib/auth-server.mjs). */
+function oauth2Config(tokenSources, authServer) {
+  const config = { realm: 'bench', tokenSources: tokenSources ?? ['store'] };
+  if (config.tokenSources.some((s) => s !== 'store') && authServer === undefined)
+    throw new Error('fake authorization server not started');
+  if (config.tokenSources.includes('introspection')) {
+    config.introspection = {
+      url: authServer.introspectionUrl,
+      ...INTROSPECTION_CLIENT,
+      // Defaults as shipped (100k entries, 5 min max TTL); spelled out because the memory
+      // measurement depends on them.
+      cache: { maxEntries: 100_000, maxTtl: '5m' },
+    };
+  }
+  if (config.tokenSources.includes('jwt')) {
+    config.jwt = { jwksUri: authServer.jwksUri, issuer: ISSUER, audience: AUDIENCE, algorithms: ['RS256'] };
+  }
+  return config;
+}
+
+function gatewayConfig({
+  port,
+  upstreamPort,
+  credentialsPath,
+  redisUrl,
+  auth,
+  nonceStore,
+  tokenSources,
+  authServer,
+}) {
   // JSON is YAML: no quoting surprises.
   return JSON.stringify(
     {
@@ -83,7 +114,7 @@ function gatewayConfig({ port, upstreamPort, credentialsPath, redisUrl, auth, no
         timestampWindow: '300s',
         nonceStore: nonceStore ?? 'memory',
       },
-      oauth2: { realm: 'bench', tokenSources: ['store'] },
+      oauth2: oauth2Config(tokenSources, authServer),
       routes: [
         { name: 'bench', match: { pathPrefix: '/' }, upstream: `http://127.0.0.1:${upstreamPort}`, auth },
       ],
@@ -91,6 +122,51 @@ function gatewayConfig({ port, upstreamPort, credentialsPath, redisUrl, auth, no
     null,
     2,
   );
+}
+
+const PYTHON = '/usr/bin/python3';
+const AUTHLIB_PACKAGES = ['python3-authlib', 'python3-flask', 'gunicorn'];
+
+function authlibMissing() {
+  try {
+    execFileSync(PYTHON, ['-c', 'import authlib, flask, gunicorn'], { stdio: 'ignore' });
+    return undefined;
+  } catch (error) {
+    return error.code === 'ENOENT' ? `${PYTHON} not found` : 'python modules authlib/flask/gunicorn missing';
+  }
+}
+
+/**
+ * Debian's python3-authlib, python3-flask and gunicorn for /usr/bin/python3 (the system Python
+ * the Debian packages belong to, whatever python3 is first on PATH): true, or why not.
+ */
+export function ensureAuthlib(install) {
+  const missing = authlibMissing();
+  if (missing === undefined) return true;
+  if (!install) return `not available: ${missing} (run without --quick/--no-install as root, or apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
+  if (process.getuid?.() !== 0) return `not available: ${missing}; not root, so not installed (apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
+  try {
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...AUTHLIB_PACKAGES], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  } catch (error) {
+    return `not available: apt-get install ${AUTHLIB_PACKAGES.join(' ')} failed (exit ${error.status ?? error.code})`;
+  }
+  const after = authlibMissing();
+  return after === undefined ? true : `not available after apt-get install: ${after}`;
+}
+
+export function authlibVersions() {
+  try {
+    return execFileSync(
+      PYTHON,
+      ['-c', 'import authlib, flask, gunicorn, sys; print(f"Authlib {authlib.__version__}, Flask {flask.__version__}, gunicorn {gunicorn.__version__}, Python {sys.version.split()[0]}")'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    ).trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export const TARGETS = {
@@ -153,6 +229,49 @@ export const TARGETS = {
     },
   },
 
+  authlib: {
+    available: (ctx) => {
+      ctx.authlibStatus ??= ensureAuthlib(ctx.install);
+      return ctx.authlibStatus;
+    },
+    async start(ctx, scenario) {
+      const port = await freePort();
+      // One worker (one core, like every other SUT), threads for the 50 keep-alive connections.
+      const [cmd, args] = pinned(PINNING.sut, PYTHON, [
+        '-m',
+        'gunicorn',
+        '--workers',
+        '1',
+        '--worker-class',
+        'gthread',
+        '--threads',
+        '8',
+        '--backlog',
+        '2048',
+        '--keep-alive',
+        '65',
+        '--log-level',
+        'warning',
+        '--chdir',
+        join(root, 'bench/servers'),
+        '--bind',
+        `127.0.0.1:${port}`,
+        'authlib_app:app',
+      ]);
+      // OAuth1 over plain http on loopback: Authlib refuses http unless told it is a test setup.
+      const handle = startProcess('authlib', cmd, args, {
+        env: { ...AUTHLIB_ENV, AUTHLIB_INSECURE_TRANSPORT: '1' },
+      });
+      await waitForPort(handle, port);
+      return {
+        url: `http://127.0.0.1:${port}${scenario.path ?? REQUEST_PATH}`,
+        sutPids: [handle.pid],
+        upstreamIsSut: true,
+        stop: () => handle.stop(),
+      };
+    },
+  },
+
   gateway: {
     available: () => (existsSync(join(root, 'dist/main.js')) ? true : 'dist/main.js missing (npm run build)'),
     async start(ctx, scenario) {
@@ -169,6 +288,8 @@ export const TARGETS = {
           redisUrl: ctx.redisUrl,
           auth: scenario.auth ?? 'none',
           nonceStore: scenario.nonceStore,
+          tokenSources: scenario.tokenSources,
+          authServer: ctx.authServer,
         }),
       );
       const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
