@@ -17,7 +17,7 @@ echo.listen(echoPort, '127.0.0.1', () => {
   const port = process.env.PORT ?? 8080;
   console.log(`
   echo upstream  http://127.0.0.1:${echoPort}
-  gateway        http://127.0.0.1:${port}   (admin: http://127.0.0.1:9090/healthz)
+  gateway        http://127.0.0.1:${port}   (admin: http://127.0.0.1:${process.env.ADMIN_PORT ?? 9090}/healthz)
 
   try:
     curl -s http://127.0.0.1:${port}/public/hello

@@ -59,13 +59,13 @@ function parseYaml(text: string, label: string): { value: unknown; issues: strin
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
+    // After the first syntax error the parser mostly reports its consequences: show that one.
+    const [first] = doc.errors;
+    const pos = lineCounter.linePos(first!.pos[0]);
+    const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} follow-on parse errors)` : '';
     return {
       value: undefined,
-      issues: doc.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        const where = pos ? `${label}:${pos.line}:${pos.col}` : label;
-        return `${where}: ${error.message.split('\n')[0]}`;
-      }),
+      issues: [`${label}:${pos.line}:${pos.col}: ${first!.message.split('\n')[0]}${more}`],
     };
   }
   return { value: doc.toJS({ maxAliasCount: 100 }), issues: [] };
@@ -165,7 +165,8 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
     const keyRead = await readText(resolve(dirname(configPath), config.listen.tls.key), 'listen.tls.key');
     if (certRead.issue !== undefined) issues.push(certRead.issue);
     if (keyRead.issue !== undefined) issues.push(keyRead.issue);
-    if (certRead.text !== undefined && keyRead.text !== undefined) tls = { cert: certRead.text, key: keyRead.text };
+    if (certRead.text !== undefined && keyRead.text !== undefined)
+      tls = { cert: certRead.text, key: keyRead.text };
   }
 
   if (issues.length > 0 || config === undefined) throw new ConfigError(issues);

@@ -22,7 +22,12 @@ export const duration = z
     return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
   });
 
-const port = z.number().int().min(0).max(65535);
+// `${ADMIN_PORT:-9090}` interpolates to a string: accept a string of digits as the number.
+const DIGITS_ONLY = /^\d+$/;
+const port = z.preprocess(
+  (value) => (typeof value === 'string' && DIGITS_ONLY.test(value) ? Number(value) : value),
+  z.number().int().min(0).max(65535),
+);
 const httpUrl = z
   .string()
   .refine((value) => /^https?:\/\/[^/?#\s]+(\/[^\s]*)?$/i.test(value) && URL.canParse(value), {
@@ -65,14 +70,14 @@ const HTTP_METHOD = z
 
 const listenSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
-  port: port.default(8080),
+  port: port.prefault(8080),
   /** Serve HTTPS directly (PEM files, relative to gateway.yaml). Read at start; a reload keeps the listener. */
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
 });
 
 const adminSchema = z.strictObject({
   host: z.string().default('127.0.0.1'),
-  port: port.default(9090),
+  port: port.prefault(9090),
 });
 
 const limitsSchema = z.strictObject({
@@ -84,7 +89,7 @@ const limitsSchema = z.strictObject({
 });
 
 const redisNode = (defaultPort: number) =>
-  z.strictObject({ host: z.string().min(1), port: port.default(defaultPort) });
+  z.strictObject({ host: z.string().min(1), port: port.prefault(defaultPort) });
 
 const redisSchema = z
   .strictObject({
