@@ -404,6 +404,7 @@ async function main() {
           durationSec,
           warmupSec: Math.max(1, warmupSec),
           rounds,
+          closedWarmup: !quick,
         });
         log(
           `  ${Math.round(f.gateway.rps)} req/s: p99 ${f.gateway.p99Ms.toFixed(2)} ms vs direct ${f.direct.p99Ms.toFixed(2)} ms → added ${f.addedP99Ms.toFixed(2)} ms`,
@@ -423,6 +424,7 @@ async function main() {
       cachedTokenMemory = await measureCachedTokenMemory(ctx, {
         autocannon: createAutocannon({ connections }),
         tokens: memoryTokens,
+        settleSec: quick ? 1 : 5,
       });
       log(
         `  RSS ${cachedTokenMemory.rssIdleMb.toFixed(1)} MB idle → ${cachedTokenMemory.rssAfterFillMb.toFixed(1)} MB after, ${cachedTokenMemory.introspectionCalls} introspection calls`,

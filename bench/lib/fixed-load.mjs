@@ -23,11 +23,12 @@ function meanDelayFor(connections, rate, overheadMs = 0) {
   return Math.max(0.05, (connections * 1000) / rate - overheadMs);
 }
 
-async function runAtRate(loadgen, { url, headers, presign, rate, warmupSec, durationSec }) {
+async function runAtRate(loadgen, { url, headers, presign, rate, warmupSec, durationSec, closedWarmup }) {
   const connections = loadgen.connections;
   // Closed-loop warm-up first: a fresh gateway process is still compiling its hot path, and a
   // cold calibration pass would over-correct the think time.
-  await loadgen.run({ url, headers, authorizationFile: presign?.('warmup', 3 * rate * warmupSec), durationSec: warmupSec });
+  if (closedWarmup)
+    await loadgen.run({ url, headers, authorizationFile: presign?.('warmup', 3 * rate * warmupSec), durationSec: warmupSec });
   let meanDelayMs = meanDelayFor(connections, rate);
   const calibration = await loadgen.run({
     url,
@@ -56,10 +57,11 @@ async function runAtRate(loadgen, { url, headers, presign, rate, warmupSec, dura
  * @param options.scenario  gateway scenario (from scenarios.mjs) whose path is measured
  * @param options.credential provider from lib/credentials.mjs, or undefined
  * @param options.maxRps    the gateway scenario's measured closed-loop req/s
+ * @param options.closedWarmup closed-loop warm-up before calibrating (off in --quick)
  */
 export async function measureFixedLoad(
   ctx,
-  { loadgen, scenario, credential, maxRps, durationSec, warmupSec, rounds },
+  { loadgen, scenario, credential, maxRps, durationSec, warmupSec, rounds, closedWarmup = true },
 ) {
   const rate = Math.max(10, Math.round(maxRps * 0.5));
   const gateway = await TARGETS.gateway.start(ctx, scenario);
@@ -88,6 +90,7 @@ export async function measureFixedLoad(
           rate,
           warmupSec,
           durationSec,
+          closedWarmup,
         });
         const failed = r.non2xx + r.errors;
         const entry = {

@@ -21,13 +21,13 @@ const INTROSPECTION_SCENARIO = {
 
 /**
  * RSS after `tokens` distinct tokens were each requested once (autocannon with `amount`, since
- * wrk cannot stop after N requests), then again after 5 s idle; the last `recheck` tokens are
+ * wrk cannot stop after N requests), then again after `settleSec` idle; the last `recheck` tokens are
  * requested again to show they are served from the cache (no new introspection calls).
  */
-export async function measureCachedTokenMemory(ctx, { autocannon, tokens }) {
+export async function measureCachedTokenMemory(ctx, { autocannon, tokens, settleSec = 5 }) {
   const gateway = await TARGETS.gateway.start(ctx, INTROSPECTION_SCENARIO);
   try {
-    await sleep(1000);
+    await sleep(500);
     const rssIdleMb = treeRssMb(gateway.sutPids);
     const file = join(ctx.workDir, 'distinct-bearers.txt');
     writeDistinctBearers(file, tokens);
@@ -40,7 +40,7 @@ export async function measureCachedTokenMemory(ctx, { autocannon, tokens }) {
     });
     const afterFill = await ctx.authServer.stats();
     const rssAfterFillMb = treeRssMb(gateway.sutPids);
-    await sleep(5000);
+    await sleep(settleSec * 1000);
     const rssSettledMb = treeRssMb(gateway.sutPids);
 
     // The last tokens again: all of them must come from the cache.
@@ -66,6 +66,7 @@ export async function measureCachedTokenMemory(ctx, { autocannon, tokens }) {
       rssIdleMb,
       rssAfterFillMb,
       rssSettledMb,
+      settleSec,
       status: fill.non2xx + fill.errors + again.non2xx + again.errors > 0 ? 'invalid' : 'ok',
     };
   } finally {

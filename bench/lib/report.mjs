@@ -71,9 +71,9 @@ export function fixedLoadTable(rows) {
 export function memoryTable(m) {
   if (m.status === 'failed') return `Failed: ${m.note}`;
   return [
-    '| Distinct tokens (each requested once) | introspection calls | RSS idle before | RSS right after | RSS 5 s later | re-requested (last N) | new introspection calls for them | failed |',
+    '| Distinct tokens (each requested once) | introspection calls | RSS idle before | RSS right after | RSS after idling | re-requested (last N) | new introspection calls for them | failed |',
     '|--:|--:|--:|--:|--:|--:|--:|--:|',
-    `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} MB | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
+    `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} MB | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB (${m.settleSec} s) | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
   ].join('\n');
 }
 
