@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Dispatcher, Pool } from 'undici';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
@@ -72,6 +73,20 @@ export interface ForwardInput {
   readonly body: Buffer | undefined;
 }
 
+/**
+ * undici accepts an EventEmitter with an `aborted` flag as `signal`. An AbortController per request
+ * cost ~4 µs (AbortSignal creation and EventTarget listener bookkeeping) on the pass-through path.
+ */
+class UpstreamAbort extends EventEmitter {
+  aborted = false;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
+  }
+}
+
 /** undici calls this once the upstream's status and headers are in; the body then goes to `res`. */
 function writeResponseHead({
   statusCode,
@@ -96,7 +111,7 @@ export function forwardRequest(
 ): Promise<void> {
   // Client gone before the upstream answered: cancel the upstream request. (Once the body is
   // streaming, undici sees `res` close early and aborts by itself.)
-  const abort = new AbortController();
+  const abort = new UpstreamAbort();
   const onClose = () => abort.abort();
   res.once('close', onClose);
   const body = input.body ?? (hasBody(req) ? req : null);
@@ -108,7 +123,7 @@ export function forwardRequest(
         path: input.path,
         headers: input.headers,
         body,
-        signal: abort.signal,
+        signal: abort,
         opaque: res,
       },
       writeResponseHead,
@@ -116,7 +131,7 @@ export function forwardRequest(
         res.off('close', onClose);
         if (error === null) {
           resolve();
-        } else if (res.headersSent || abort.signal.aborted) {
+        } else if (res.headersSent || abort.aborted) {
           // Upstream died mid-response (or the client left): the status is out, so cut the connection.
           if (!res.destroyed) res.destroy();
           resolve();
