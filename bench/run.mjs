@@ -80,7 +80,8 @@ const install = !quick && !values['no-install'];
 const resultsDir = values['results-dir'] ?? join(root, 'bench/results');
 const only = values.only?.split(',').map((s) => s.trim());
 /** Extra measurements (not rows of the scenario table) are selected by name like scenarios. */
-const wants = (name) => (name === 'soak' ? values.soak || only?.includes('soak') : only === undefined || only.includes(name));
+const wants = (name) =>
+  name === 'soak' ? values.soak || only?.includes('soak') : only === undefined || only.includes(name);
 const memoryTokens = Number(values.tokens ?? (quick ? 2000 : 100_000));
 const soakMinutes = Number(values['soak-minutes']);
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -411,7 +412,12 @@ async function main() {
         );
         fixedLoad.push(f);
       } catch (error) {
-        fixedLoad.push({ id, label: scenario.label, status: 'failed', note: String(error.message ?? error).slice(0, 300) });
+        fixedLoad.push({
+          id,
+          label: scenario.label,
+          status: 'failed',
+          note: String(error.message ?? error).slice(0, 300),
+        });
         log(`  failed: ${error.message}`);
       }
     }
@@ -419,7 +425,9 @@ async function main() {
 
   let cachedTokenMemory;
   if (wants('memory') && authServer !== undefined) {
-    log(`- memory: ${memoryTokens.toLocaleString('en-US')} distinct introspected tokens, each requested once`);
+    log(
+      `- memory: ${memoryTokens.toLocaleString('en-US')} distinct introspected tokens, each requested once`,
+    );
     try {
       cachedTokenMemory = await measureCachedTokenMemory(ctx, {
         autocannon: createAutocannon({ connections }),
@@ -430,7 +438,11 @@ async function main() {
         `  RSS ${cachedTokenMemory.rssIdleMb.toFixed(1)} MB idle → ${cachedTokenMemory.rssAfterFillMb.toFixed(1)} MB after, ${cachedTokenMemory.introspectionCalls} introspection calls`,
       );
     } catch (error) {
-      cachedTokenMemory = { tokens: memoryTokens, status: 'failed', note: String(error.message ?? error).slice(0, 300) };
+      cachedTokenMemory = {
+        tokens: memoryTokens,
+        status: 'failed',
+        note: String(error.message ?? error).slice(0, 300),
+      };
       log(`  failed: ${error.message}`);
     }
   }
@@ -464,7 +476,9 @@ async function main() {
     rounds,
     requestPath: REQUEST_PATH,
     loadgenComparison,
-    authlib: selected.some((s) => s.kind === 'authlib') ? (authlibVersions() ?? ctx.authlibStatus) : undefined,
+    authlib: selected.some((s) => s.kind === 'authlib')
+      ? (authlibVersions() ?? ctx.authlibStatus)
+      : undefined,
     scenarios: results,
     ratios,
     fixedLoad,
@@ -499,9 +513,19 @@ async function main() {
     ].join('\n');
     const parts = [header, scenarioTable(results), '', ratioTable(ratios)];
     if (fixedLoad.length > 0)
-      parts.push('', '**Latency at fixed load** (50% of each gateway row\'s max req/s; method below):', '', fixedLoadTable(fixedLoad));
+      parts.push(
+        '',
+        "**Latency at fixed load** (50% of each gateway row's max req/s; method below):",
+        '',
+        fixedLoadTable(fixedLoad),
+      );
     if (cachedTokenMemory)
-      parts.push('', '**Memory with cached tokens** (cached-introspection path; method below):', '', memoryTable(cachedTokenMemory));
+      parts.push(
+        '',
+        '**Memory with cached tokens** (cached-introspection path; method below):',
+        '',
+        memoryTable(cachedTokenMemory),
+      );
     if (loadgenComparison)
       parts.push('', 'Load generators, same direct-upstream load:', '', loadgenTable(loadgenComparison));
     writeSection(join(root, 'BENCHMARKS.md'), 'bench:run', parts.join('\n'));
@@ -512,7 +536,11 @@ async function main() {
     );
   }
   if (!values['no-markdown'] && !quick && soakResult) {
-    writeSection(join(root, 'BENCHMARKS.md'), 'bench:soak', soakSection(soakResult, { date, command, machine, end: report.loadAverageAtEnd }));
+    writeSection(
+      join(root, 'BENCHMARKS.md'),
+      'bench:soak',
+      soakSection(soakResult, { date, command, machine, end: report.loadAverageAtEnd }),
+    );
   }
 
   const summary = ratios

@@ -76,6 +76,16 @@ export const SCENARIOS = [
     needs: ['redis'],
   },
   {
+    id: 'gateway-oauth1-redis-all',
+    label: 'gateway OAuth1 HMAC-SHA1, Redis nonces + Redis credentials',
+    kind: 'gateway',
+    auth: 'oauth1',
+    credential: 'oauth1-hmac-sha1',
+    nonceStore: 'redis',
+    credentialStore: 'redis',
+    needs: ['redis'],
+  },
+  {
     id: 'authlib-oauth2',
     label: 'Authlib OAuth2 ResourceProtector in Flask on gunicorn (in-app, no upstream)',
     kind: 'authlib',

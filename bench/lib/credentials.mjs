@@ -13,8 +13,8 @@ import { join } from 'node:path';
 // Benchmark-only credentials, generated for the temp credentials.yaml of each run.
 const BEARER = 'bench-bearer-7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b';
 const INTROSPECTED = 'bench-introspected-3b8e1f7a9c2d4e6f0a1b2c3d4e5f6a7b';
-const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret-0123456789' };
-const TOKEN = {
+export const CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret-0123456789' };
+export const TOKEN = {
   token: 'bench-token',
   tokenSecret: 'bench-token-secret-0123456789',
   clientId: CLIENT.clientId,

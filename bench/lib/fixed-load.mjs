@@ -28,7 +28,12 @@ async function runAtRate(loadgen, { url, headers, presign, rate, warmupSec, dura
   // Closed-loop warm-up first: a fresh gateway process is still compiling its hot path, and a
   // cold calibration pass would over-correct the think time.
   if (closedWarmup)
-    await loadgen.run({ url, headers, authorizationFile: presign?.('warmup', 3 * rate * warmupSec), durationSec: warmupSec });
+    await loadgen.run({
+      url,
+      headers,
+      authorizationFile: presign?.('warmup', 3 * rate * warmupSec),
+      durationSec: warmupSec,
+    });
   let meanDelayMs = meanDelayFor(connections, rate);
   const calibration = await loadgen.run({
     url,

@@ -15,7 +15,12 @@ export function evaluateGoals(report) {
     return x && y ? { rps: x.rps / y.rps, cpu: x.sutCpuUsPerReq / y.sutCpuUsPerReq } : undefined;
   };
   const add = (target, measured, hit, detail = '') =>
-    rows.push({ target, measured, verdict: hit === undefined ? 'not measured' : hit ? 'HIT' : 'MISS', detail });
+    rows.push({
+      target,
+      measured,
+      verdict: hit === undefined ? 'not measured' : hit ? 'HIT' : 'MISS',
+      detail,
+    });
 
   const ratioGoal = (target, a, b, min) => {
     const r = ratio(a, b);
@@ -29,7 +34,12 @@ export function evaluateGoals(report) {
   };
   ratioGoal('gateway pass-through ≥ 2.0× stock http-proxy', 'gateway-none', 'http-proxy', 2.0);
   ratioGoal('gateway pass-through ≥ 50% of nginx', 'gateway-none', 'nginx', 0.5);
-  ratioGoal('OAuth2 cached introspection ≥ 90% of pass-through', 'gateway-oauth2-introspection', 'gateway-none', 0.9);
+  ratioGoal(
+    'OAuth2 cached introspection ≥ 90% of pass-through',
+    'gateway-oauth2-introspection',
+    'gateway-none',
+    0.9,
+  );
   ratioGoal('OAuth2 JWT ≥ 90% of pass-through', 'gateway-oauth2-jwt', 'gateway-none', 0.9);
   ratioGoal('OAuth1 Redis nonces ≥ 80% of pass-through', 'gateway-oauth1-redis', 'gateway-none', 0.8);
 
@@ -47,7 +57,9 @@ export function evaluateGoals(report) {
   const m = report.cachedTokenMemory;
   add(
     `RSS ≤ 100 MB with ${m ? m.tokens.toLocaleString('en-US') : '100k'} cached tokens`,
-    m?.status === 'ok' ? `${fmt(m.rssAfterFillMb, 1)} MB (${fmt(m.rssSettledMb, 1)} MB ${m.settleSec} s later)` : (m?.note ?? 'not run in this run'),
+    m?.status === 'ok'
+      ? `${fmt(m.rssAfterFillMb, 1)} MB (${fmt(m.rssSettledMb, 1)} MB ${m.settleSec} s later)`
+      : (m?.note ?? 'not run in this run'),
     m?.status === 'ok' && m.tokens >= 100_000 ? m.rssAfterFillMb <= 100 : undefined,
     m && m.tokens < 100_000 ? 'fewer than 100k tokens: not the target' : '',
   );

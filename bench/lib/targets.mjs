@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIENCE, INTROSPECTION_CLIENT, ISSUER } from './auth-server.mjs';
-import { AUTHLIB_ENV } from './credentials.mjs';
+import { AUTHLIB_ENV, CLIENT, TOKEN } from './credentials.mjs';
 import { freePort, PINNING, pinned, repin, startProcess, waitForPort } from './processes.mjs';
 
 /**
@@ -97,6 +97,7 @@ function gatewayConfig({
   redisUrl,
   auth,
   nonceStore,
+  credentialStore,
   tokenSources,
   authServer,
 }) {
@@ -107,7 +108,10 @@ function gatewayConfig({
       admin: { host: '127.0.0.1', port: 0 },
       limits: { maxBodyBytes: 1048576, headersTimeout: '10s', upstreamTimeout: '30s' },
       redis: { url: redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: 'oauth-gateway-bench:' },
-      credentials: { type: 'file', path: credentialsPath },
+      credentials:
+        credentialStore === 'redis'
+          ? { type: 'redis', cacheTtl: '5s' }
+          : { type: 'file', path: credentialsPath },
       oauth1: {
         realm: 'bench',
         signatureMethods: ['HMAC-SHA1', 'HMAC-SHA256'],
@@ -121,6 +125,34 @@ function gatewayConfig({
     },
     null,
     2,
+  );
+}
+
+/** The OAuth1 bench client and token as an authorization server would write them (docs/redis.md). */
+function writeRedisCredentials(redisUrl) {
+  const cli = (...args) =>
+    execFileSync('redis-cli', ['-u', redisUrl ?? 'redis://127.0.0.1:6379', ...args], { stdio: 'ignore' });
+  cli(
+    'HSET',
+    `oauth-gateway-bench:oauth1:client:${CLIENT.clientId}`,
+    'clientId',
+    CLIENT.clientId,
+    'clientSecret',
+    CLIENT.clientSecret,
+  );
+  cli(
+    'HSET',
+    `oauth-gateway-bench:oauth1:token:${TOKEN.token}`,
+    'token',
+    TOKEN.token,
+    'tokenSecret',
+    TOKEN.tokenSecret,
+    'clientId',
+    TOKEN.clientId,
+    'userId',
+    TOKEN.userId ?? '',
+    'scope',
+    TOKEN.scope ?? '',
   );
 }
 
@@ -143,8 +175,10 @@ function authlibMissing() {
 export function ensureAuthlib(install) {
   const missing = authlibMissing();
   if (missing === undefined) return true;
-  if (!install) return `not available: ${missing} (run without --quick/--no-install as root, or apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
-  if (process.getuid?.() !== 0) return `not available: ${missing}; not root, so not installed (apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
+  if (!install)
+    return `not available: ${missing} (run without --quick/--no-install as root, or apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
+  if (process.getuid?.() !== 0)
+    return `not available: ${missing}; not root, so not installed (apt-get install ${AUTHLIB_PACKAGES.join(' ')})`;
   try {
     execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...AUTHLIB_PACKAGES], {
       stdio: 'ignore',
@@ -161,7 +195,10 @@ export function authlibVersions() {
   try {
     return execFileSync(
       PYTHON,
-      ['-c', 'import authlib, flask, gunicorn, sys; print(f"Authlib {authlib.__version__}, Flask {flask.__version__}, gunicorn {gunicorn.__version__}, Python {sys.version.split()[0]}")'],
+      [
+        '-c',
+        'import authlib, flask, gunicorn, sys; print(f"Authlib {authlib.__version__}, Flask {flask.__version__}, gunicorn {gunicorn.__version__}, Python {sys.version.split()[0]}")',
+      ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
     ).trim();
   } catch {
@@ -288,10 +325,12 @@ export const TARGETS = {
           redisUrl: ctx.redisUrl,
           auth: scenario.auth ?? 'none',
           nonceStore: scenario.nonceStore,
+          credentialStore: scenario.credentialStore,
           tokenSources: scenario.tokenSources,
           authServer: ctx.authServer,
         }),
       );
+      if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
       const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
       const [cmd, args] = pinned(PINNING.sut, process.execPath, nodeArgs);
       // Access log as shipped (info) unless the scenario says otherwise; it goes to /dev/null.
