@@ -43,7 +43,14 @@ interface Report {
   loadgen: { name: string };
   scenarios: (ScenarioResult & { asCalls?: { introspectionsMeasured: number } })[];
   ratios: { label: string; rps: number; cpu: number }[];
-  fixedLoad: { id: string; status: string; targetRps: number; direct: Side; gateway: Side; addedP99Ms: number }[];
+  fixedLoad: {
+    id: string;
+    status: string;
+    targetRps: number;
+    direct: Side;
+    gateway: Side;
+    addedP99Ms: number;
+  }[];
   cachedTokenMemory: {
     status: string;
     tokens: number;
@@ -88,7 +95,11 @@ describe('bench harness (quick mode)', () => {
     const report = JSON.parse(readFileSync(join(resultsDir, 'latest-quick.json'), 'utf8')) as Report;
     expect(report.quick).toBe(true);
     expect(['wrk', 'autocannon']).toContain(report.loadgen.name);
-    expect(report.scenarios.map((s) => s.id)).toEqual(['direct', 'gateway-none', 'gateway-oauth2-introspection']);
+    expect(report.scenarios.map((s) => s.id)).toEqual([
+      'direct',
+      'gateway-none',
+      'gateway-oauth2-introspection',
+    ]);
     for (const scenario of report.scenarios) {
       expect(scenario.status, `${scenario.id}: ${scenario.note}`).toBe('ok');
       expect(scenario.requests).toBeGreaterThan(0);

@@ -13,7 +13,12 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 // accepted (RFC 5849 §3.4.4 requires TLS) and base strings use https://host:port.
 
 const CLIENT = { clientId: 'tls-client', clientSecret: 'tls client secret' };
-const TOKEN = { token: 'tls-token', tokenSecret: 'tls-token-secret', clientId: CLIENT.clientId, userId: 'carol' };
+const TOKEN = {
+  token: 'tls-token',
+  tokenSecret: 'tls-token-secret',
+  clientId: CLIENT.clientId,
+  userId: 'carol',
+};
 
 let dir: string;
 let upstream: TestUpstream;
@@ -22,7 +27,14 @@ let gw: TestGateway;
 function get(path: string, authorization: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: gw.port, path, method: 'GET', headers: { authorization }, rejectUnauthorized: false },
+      {
+        host: '127.0.0.1',
+        port: gw.port,
+        path,
+        method: 'GET',
+        headers: { authorization },
+        rejectUnauthorized: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -39,10 +51,25 @@ function get(path: string, authorization: string): Promise<{ status: number; bod
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gw-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   upstream = await startUpstream();
   gw = await startTestGateway({
     config: {
