@@ -61,6 +61,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'oauth2.jwt.audience': 'Required `aud` (any of); routes may narrow it with `audience`.',
   'oauth2.jwt.algorithms': 'Accepted `alg` values; `none` and HMAC are never accepted.',
   'oauth2.jwt.clockTolerance': 'Leeway for `exp`/`nbf`.',
+  'oauth2.jwt.jwksCooldown':
+    'Least time between JWKS refetches (unknown `kid`, or after a failure while keys are cached); with no keys at all it retries after 1 s.',
   'routes[].name': 'Unique; used in logs and metrics.',
   'routes[].match': 'What the route matches.',
   'routes[].match.methods': 'Only these methods; any when absent.',

@@ -183,6 +183,7 @@ const jwtSchema = z.strictObject({
     .min(1)
     .default(['RS256', 'ES256']),
   clockTolerance: duration.prefault('5s'),
+  jwksCooldown: duration.prefault('30s'),
 });
 
 const oauth2Schema = z.strictObject({

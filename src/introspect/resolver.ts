@@ -52,7 +52,7 @@ function createSource(name: TokenSourceName, config: OAuth2Config, deps: TokenRe
       return createIntrospectionSource(config.introspection);
     case 'jwt':
       if (config.jwt === undefined) throw new Error('oauth2.jwt is required by tokenSources');
-      return createJwtSource(config.jwt, deps.now, deps.jwks);
+      return createJwtSource(config.jwt, deps.now, { cooldownMs: config.jwt.jwksCooldown, ...deps.jwks });
   }
 }
 
