@@ -1,4 +1,4 @@
-import { INACTIVE, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+import { INACTIVE, internClientId, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
 
 /**
  * RFC 7662 §2.2 response → TokenInfo, strictly. A response we cannot read with certainty is a
@@ -48,7 +48,7 @@ export function parseIntrospectionResponse(body: unknown): TokenInfo {
   // §2.2: when inactive, the AS SHOULD NOT say more, and nothing else it says matters.
   if (!active) return INACTIVE;
 
-  const clientId = optionalString(json, 'client_id');
+  const clientId = internClientId(optionalString(json, 'client_id'));
   const exp = optionalSeconds(json, 'exp');
   const nbf = optionalSeconds(json, 'nbf');
   optionalSeconds(json, 'iat');

@@ -8,7 +8,7 @@ import {
 } from 'jose';
 import type { JwtConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
-import { INACTIVE, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+import { INACTIVE, internClientId, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
 
 /**
@@ -77,7 +77,7 @@ function stringClaim(payload: JWTPayload, name: string): string | undefined {
 
 export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
   // RFC 9068 §2.2: client_id; `azp` is the OIDC spelling some servers (Keycloak) use instead.
-  const clientId = stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp');
+  const clientId = internClientId(stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp'));
   const { aud } = payload;
   return {
     active: true,
