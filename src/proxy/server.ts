@@ -82,7 +82,6 @@ export class GatewayServer {
   readonly pools = new UpstreamPools();
   #runtime: Runtime;
   #inFlight = 0;
-  readonly #responses = new Set<ServerResponse>();
   #draining = false;
   #idleWaiters: (() => void)[] = [];
   readonly #logger: Logger;
@@ -158,9 +157,6 @@ export class GatewayServer {
    */
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
-    // Responses not yet started announce `Connection: close`, so clients do not reuse a
-    // connection that is about to go away.
-    for (const res of this.#responses) res.shouldKeepAlive = false;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const idle = new Promise<boolean>((resolve) => {
@@ -244,7 +240,6 @@ export class GatewayServer {
     const runtime = this.#runtime;
     const started = performance.now();
     this.#inFlight++;
-    this.#responses.add(res);
     if (this.#draining) res.shouldKeepAlive = false;
     // Decided before routing so that 400/404 answers and their log lines carry it too.
     const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
@@ -327,7 +322,6 @@ export class GatewayServer {
         'request failed',
       );
     }
-    this.#responses.delete(res);
     this.#settled();
   }
 
