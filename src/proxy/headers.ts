@@ -68,14 +68,6 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
   return tokens;
 }
 
-/** Inbound header facts gathered in the single pass over rawHeaders. */
-export interface InboundFacts {
-  /** Number of Authorization headers (more than one is ambiguous and rejected). */
-  authorizationCount: number;
-  requestId: string | undefined;
-  forwardedFor: string | undefined;
-}
-
 export interface ForwardContext {
   readonly policy: HeaderPolicy;
   readonly identity: Identity | undefined;
