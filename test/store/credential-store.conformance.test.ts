@@ -22,7 +22,7 @@ interface KeyVector {
   readonly rsaCertificate?: string;
 }
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../shared/vectors/oauth1.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/oauth1-vectors.json', import.meta.url), 'utf8'),
 ) as { vectors: KeyVector[]; signOnly: KeyVector[] };
 const wiki = vectors.vectors.find((v) => v.rsaCertificate !== undefined)!;
 const pkcs1 = vectors.signOnly.find((v) => v.rsaPublicKey?.includes('BEGIN RSA PUBLIC KEY') === true)!;

@@ -4,8 +4,8 @@ import { splitUrl } from '../../../src/verify/oauth1/sign.js';
 import type { OAuth1Policy } from '../../../src/verify/oauth1/verify.js';
 import type { RequestFacts } from '../../../src/verify/request-facts.js';
 
-/** The shared vectors (/work/shared/vectors/oauth1.json), loaded at runtime — never copied here. */
-export const VECTORS_URL = new URL('../../../../shared/vectors/oauth1.json', import.meta.url);
+/** The published vectors, kept in the repository (test/fixtures/oauth1-vectors.json, provenance in oauth1-vectors.md). */
+export const VECTORS_URL = new URL('../../fixtures/oauth1-vectors.json', import.meta.url);
 
 export interface RequestVector {
   readonly id: string;
