@@ -69,6 +69,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'routes[].upstream': 'http(s) URL; a path in it is prepended to the forwarded path.',
   'limits.maxBodyBytes':
     'Largest body the gateway reads to verify (OAuth1 form bodies, body hash); 413 above.',
+  'limits.maxHeaders':
+    'Most header lines a request may carry; more → 431 and the connection is closed (no header is ever silently dropped).',
   'limits.headersTimeout': 'A client must finish sending headers within this (slowloris protection).',
   'limits.upstreamTimeout': 'Upstream must answer (and keep streaming) within this; 504 otherwise.',
   'limits.shutdownTimeout': 'SIGTERM waits this long for in-flight requests.',

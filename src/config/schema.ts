@@ -82,6 +82,11 @@ const adminSchema = z.strictObject({
 
 const limitsSchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(1_048_576),
+  /**
+   * More header lines than this → 431. Node would otherwise keep only the first 2000 in
+   * `req.headers` while still framing the body by the ones it dropped (request-smuggling.test.ts).
+   */
+  maxHeaders: z.number().int().min(16).max(1000).default(100),
   headersTimeout: duration.prefault('10s'),
   upstreamTimeout: duration.prefault('30s'),
   /** How long SIGTERM waits for in-flight requests before closing what is left. */

@@ -57,13 +57,28 @@ export function buildHeaderPolicy(identity: GatewayFileConfig['identity']): Head
   return { stripped, names: identity.headers };
 }
 
+/**
+ * End-to-end headers the gateway's own decisions rest on. A client may not turn them into hop-by-hop
+ * headers by naming them in `Connection` (RFC 9110 §7.6.1 lets a sender nominate any field): the
+ * upstream would then see another Host than the one routed on, no Content-Type for a form body the
+ * OAuth1 signature covered, or lose the Authorization a `passAuthorization` route promises. Such
+ * tokens are ignored, and the headers forwarded as usual (SECURITY.md, "Connection nominations").
+ */
+const NEVER_NOMINATED = new Set([
+  'host',
+  'authorization',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+]);
+
 function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const token of joined.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name !== '') tokens.add(name);
+    if (name !== '' && !NEVER_NOMINATED.has(name)) tokens.add(name);
   }
   return tokens;
 }

@@ -81,7 +81,7 @@ export function sendError(
   const headers = headersFor(error, realms, payload);
   if (requestId !== undefined) headers['x-request-id'] = requestId;
   // A client that sent a body we did not read cannot reuse the connection safely after a 4xx.
-  if (error.status === 400 || error.status === 413) headers['connection'] = 'close';
+  if (error.status === 400 || error.status === 413 || error.status === 431) headers['connection'] = 'close';
   res.writeHead(error.status, headers);
   res.end(payload);
 }

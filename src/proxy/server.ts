@@ -19,7 +19,7 @@ import { forwardRequest, UpstreamPools } from './forward.js';
 import { buildUpstreamHeaders, requestIdFrom } from './headers.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
 import { type CompiledRoute, matchRoute, normaliseHost, normaliseTarget, upstreamPath } from './router.js';
-import { proxyUpgrade } from './websocket.js';
+import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
 
 /**
  * The listener: one node:http server (strict parser: `insecureHTTPParser` stays off so smuggling
@@ -39,6 +39,11 @@ interface Resolved {
 }
 
 const PORT_NUMBER = /^\d{1,5}$/;
+
+/** The last response started on a client connection, and whether its parser has failed. */
+const LAST_RESPONSE = Symbol('lastResponse');
+const PARSE_FAILED = Symbol('parseFailed');
+type ClientSocket = Duplex & { [LAST_RESPONSE]?: ServerResponse; [PARSE_FAILED]?: true };
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -111,18 +116,36 @@ export class GatewayServer {
     // With TLS here, the scheme the client used is https (PLAINTEXT allowed, base string https://).
     this.server =
       tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...tls }, handler);
+    // One more than allowed, so that an excess is seen (→ 431) instead of silently cut off.
+    this.server.maxHeadersCount = limits.maxHeaders + 1;
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       void this.#handleUpgrade(req, socket, head);
     });
-    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket: ClientSocket) => {
       // Parser rejections (smuggling shapes, oversized headers) and header timeouts: one answer, close.
+      if (socket[PARSE_FAILED]) return;
+      socket[PARSE_FAILED] = true;
       const answer =
         error.code === 'HPE_HEADER_OVERFLOW'
           ? new HeadersTooLarge()
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? new RequestTimeout()
             : new BadRequest('Malformed HTTP request');
-      sendErrorOnSocket(socket, answer, this.#runtime.realms);
+      const refuse = () => sendErrorOnSocket(socket, answer, this.#runtime.realms);
+      // A complete request followed by garbage on the same connection (pipelined, or sent after
+      // `Connection: close`) is already on its way upstream: let its answer reach the client first,
+      // then refuse the rest. Cutting the connection now would run a request whose answer the client
+      // never gets (request-smuggling.test.ts, "valid request then garbage"). A request whose own
+      // body broke is incomplete: cutting it aborts the upstream request too.
+      const pending = socket[LAST_RESPONSE];
+      if (pending !== undefined && !pending.writableFinished && pending.req.complete) {
+        socket.pause();
+        if (!pending.headersSent) pending.shouldKeepAlive = false;
+        pending.once('finish', refuse);
+        pending.once('close', refuse);
+      } else {
+        refuse();
+      }
     });
   }
 
@@ -134,6 +157,7 @@ export class GatewayServer {
   swapRuntime(next: Runtime): Runtime {
     const previous = this.#runtime;
     this.#runtime = next;
+    this.server.maxHeadersCount = next.config.limits.maxHeaders + 1;
     return previous;
   }
 
@@ -182,6 +206,8 @@ export class GatewayServer {
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first for routing, while every
     // copy would be forwarded and an upstream may read the last (route-bypass.test.ts).
     if (countHeader(req.rawHeaders, 'host') > 1) throw new BadRequest('More than one Host header');
+    // With maxHeadersCount = limit + 1, an excess shows up as exactly one line too many.
+    if (req.rawHeaders.length > 2 * runtime.config.limits.maxHeaders) throw new HeadersTooLarge();
     const { path, query, routePath } = normaliseTarget(req.url ?? '');
     const route = matchRoute(runtime.routes, normaliseHost(hostHeader), routePath, method);
     if (route === undefined) throw new NotFound();
@@ -240,6 +266,7 @@ export class GatewayServer {
     const runtime = this.#runtime;
     const started = performance.now();
     this.#inFlight++;
+    (req.socket as ClientSocket)[LAST_RESPONSE] = res;
     if (this.#draining) res.shouldKeepAlive = false;
     // Decided before routing so that 400/404 answers and their log lines carry it too.
     const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
@@ -340,6 +367,7 @@ export class GatewayServer {
     let resolved: Resolved | undefined;
     try {
       resolved = this.#resolve(req, runtime, requestIdFrom(firstValue(req.headers['x-request-id'])));
+      assertWebSocketHandshake(req);
       const identity = await runtime.authenticator.authenticate(resolved.route, resolved.facts);
       const { route } = resolved;
       const headers = upstreamHeaders(req, runtime, resolved, identity, true);

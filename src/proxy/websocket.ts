@@ -2,12 +2,39 @@ import { type IncomingMessage, request } from 'node:http';
 import { request as requestTls } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BadGateway, GatewayTimeout } from '../errors.js';
+import { BadGateway, BadRequest, GatewayTimeout } from '../errors.js';
 
 /**
- * WebSocket (and any HTTP/1.1 Upgrade) passes the same route + auth as plain requests; once the
- * upstream answers 101 the two sockets are spliced. A non-101 answer is relayed as-is.
+ * WebSocket upgrades pass the same route + auth as plain requests; once the upstream answers 101 the
+ * two sockets are spliced. A non-101 answer is relayed as-is and both connections are closed.
+ *
+ * Every attempt gets its own upstream connection (`agent: false`), never a pooled one: after a
+ * refused upgrade the upstream's view of that connection is whatever the client made of it, and a
+ * reused connection is how one client's bytes become another request (request-smuggling.test.ts,
+ * "upgrade with a body"). The server only lets bodiless GET websocket handshakes get this far.
  */
+
+const WEBSOCKET = 'websocket';
+
+/**
+ * Only a WebSocket opening handshake may become an upgrade (RFC 6455 §4.1: GET, HTTP/1.1, `Upgrade:
+ * websocket`), and it must carry no body: Node hands an upgrade request over with its body still
+ * unread on the socket, so a body here would be sent to the upstream as the start of the next
+ * request. Any other `Upgrade` (h2c, TLS/1.0, several tokens) is refused rather than forwarded.
+ */
+export function assertWebSocketHandshake(req: IncomingMessage): void {
+  const upgrade = req.headers.upgrade;
+  if (upgrade === undefined || upgrade.trim().toLowerCase() !== WEBSOCKET) {
+    throw new BadRequest('Only WebSocket upgrades are supported');
+  }
+  if (req.method !== 'GET' || req.httpVersion !== '1.1') {
+    throw new BadRequest('A WebSocket handshake is an HTTP/1.1 GET');
+  }
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+    throw new BadRequest('An upgrade request cannot carry a body');
+  }
+}
 
 export interface UpgradeTarget {
   readonly origin: string;
@@ -42,6 +69,7 @@ export function proxyUpgrade(
       path: target.path,
       headers: target.headers,
       timeout: target.timeoutMs,
+      agent: false,
     });
     let settled = false;
     const fail = (error: Error) => {
@@ -82,6 +110,11 @@ export function proxyUpgrade(
       // Body delimited by closing the connection: the decoded body has no chunk framing left.
       kept.push('connection', 'close');
       client.write(rawHead(`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`, kept));
+      // This upstream connection is never reused, whatever its keep-alive said.
+      const upstreamSocket = res.socket;
+      const dropUpstream = () => upstreamSocket.destroy();
+      res.once('end', dropUpstream);
+      res.once('error', dropUpstream);
       res.pipe(client);
       resolve();
     });

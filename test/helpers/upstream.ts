@@ -22,6 +22,8 @@ export interface RecordedRequest {
   readonly headers: IncomingHttpHeaders;
   /** `performance.now()` when the request head arrived. */
   readonly receivedAt: number;
+  /** Which upstream connection carried it (1, 2, … in accept order): what one connection was made to mean. */
+  readonly connectionId: number;
   /** Body bytes received so far (kept only when `keepBodies` is on, the default). */
   body: Buffer;
   /** Body byte count so far, counted even when bodies are not kept. */
@@ -89,6 +91,8 @@ export async function startUpstream(
   const requests: RecordedRequest[] = [];
   const waiters: (() => void)[] = [];
   const sockets = new Set<Socket>();
+  const connectionIds = new WeakMap<Socket, number>();
+  let connections = 0;
 
   const server = createServer((req, res) => {
     let settle!: () => void;
@@ -98,6 +102,7 @@ export async function startUpstream(
       rawHeaders: [...req.rawHeaders],
       headers: req.headers,
       receivedAt: performance.now(),
+      connectionId: connectionIds.get(req.socket) ?? 0,
       body: Buffer.alloc(0),
       bodyLength: 0,
       firstBodyByteAt: undefined,
@@ -127,6 +132,7 @@ export async function startUpstream(
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
+    connectionIds.set(socket, ++connections);
     socket.once('close', () => sockets.delete(socket));
   });
 

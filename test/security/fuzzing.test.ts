@@ -12,6 +12,7 @@ import { type OAuth1VerifyContext, verifyOAuth1Request } from '../../src/verify/
 import { extractBearerToken } from '../../src/verify/oauth2/bearer.js';
 import type { RequestFacts } from '../../src/verify/request-facts.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { receivedHeader, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { BEARER, CONSUMER, credentialsFile, TOKEN } from './helpers/credentials.js';
 import { FULL, Tally } from './helpers/tally.js';
@@ -413,6 +414,57 @@ describe('fuzzing through the real gateway', () => {
         return true;
       }),
       { seed: SEED, numRuns: GATEWAY_RUNS * 2 },
+    );
+    tally.report();
+    expect(protectedUpstream.requests.length - before).toBe(0);
+  });
+
+  it('upgrade-shaped requests with bodies and a request behind them: nothing smuggled, no 5xx', async () => {
+    const tally = new Tally('fuzzing:upgrade');
+    const smuggled = 'GET /signed/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    const shape = fc.record({
+      method: fc.constantFrom('GET', 'POST', 'OPTIONS', 'PUT'),
+      version: fc.constantFrom('1.1', '1.0'),
+      upgrade: fc.constantFrom('websocket', 'WebSocket', 'h2c', 'websocket, h2c', 'TLS/1.0', ''),
+      connection: fc.constantFrom(
+        'Upgrade',
+        'upgrade, keep-alive',
+        'keep-alive, Upgrade, Host',
+        'close, Upgrade',
+      ),
+      framing: fc.constantFrom('none', 'cl0', 'cl', 'chunked'),
+      padding: fc.nat({ max: 64 }),
+    });
+    const before = protectedUpstream.requests.length;
+    await fc.assert(
+      fc.asyncProperty(shape, async (s) => {
+        const body = 'A'.repeat(s.padding);
+        const framing =
+          s.framing === 'cl0'
+            ? 'Content-Length: 0\r\n\r\n'
+            : s.framing === 'cl'
+              ? `Content-Length: ${body.length + smuggled.length}\r\n\r\n${body}`
+              : s.framing === 'chunked'
+                ? `Transfer-Encoding: chunked\r\n\r\n${(body.length + 1).toString(16)}\r\n${body}B\r\n0\r\n\r\n`
+                : '\r\n';
+        const upgrade = s.upgrade === '' ? '' : `Upgrade: ${s.upgrade}\r\n`;
+        const text = `${s.method} /public/up HTTP/${s.version}\r\nHost: ${host}\r\nConnection: ${s.connection}\r\n${upgrade}${framing}${smuggled}`;
+        const seenBefore = publicUpstream.requests.length;
+        const reply = await rawRequest(gw.port, text, { closeGraceMs: 50, timeoutMs: 3_000 });
+        const forwarded = publicUpstream.requests.slice(seenBefore);
+        if (reply.status >= 500 || reply.timedOut) {
+          tally.bypass(`${reply.status || 'timeout'} for ${JSON.stringify(s)}`);
+          return false;
+        }
+        if (forwarded.some((r) => r.url !== '/public/up')) {
+          tally.bypass(`upstream saw ${forwarded.map((r) => r.url).join(', ')} for ${JSON.stringify(s)}`);
+          return false;
+        }
+        if (reply.status === 200) tally.pass();
+        else tally.reject();
+        return true;
+      }),
+      { seed: SEED, numRuns: GATEWAY_RUNS },
     );
     tally.report();
     expect(protectedUpstream.requests.length - before).toBe(0);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { type NginxOrigin, startNginxOrigin } from '../helpers/nginx.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { receivedHeader, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { Tally } from './helpers/tally.js';
@@ -226,5 +227,237 @@ describe('request smuggling', () => {
     expect(reply.raw).toMatch(/HTTP\/1\.1 401 /);
     expect(upstream.requests.length - before).toBe(1);
     expect(protectedUpstream.requests).toHaveLength(0);
+  });
+});
+
+/**
+ * Upgrade smuggling (issue 12): an upgrade request with a body was forwarded with its
+ * Content-Length but not its body, on a pooled upstream connection. The upstream then read the
+ * head of the NEXT upgrade request on that connection as the missing body, and the rest as a
+ * request of the attacker's choosing that never passed routing or auth. The recipe is the
+ * reproduction from the report: the pad makes the first request's body swallow exactly the next
+ * request's line, Host line and `X-Pad: ` name, so the X-Pad value becomes a request line.
+ */
+describe('upgrade smuggling', () => {
+  const SMUGGLED_LINE = 'GET /admin/secret HTTP/1.0';
+  const swallowed = 'GET /public/b HTTP/1.1\r\nHost: gw\r\nX-Pad: ';
+  const carrier = (rest: string) =>
+    `GET /public/a HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${rest}`;
+  const UPGRADE_WITH_BODY = carrier(
+    `Content-Length: ${swallowed.length}\r\n\r\n${'A'.repeat(swallowed.length)}`,
+  );
+  const UPGRADE_WITH_CHUNKED_BODY = carrier(
+    `Transfer-Encoding: chunked\r\n\r\n${swallowed.length.toString(16)}\r\n${'A'.repeat(swallowed.length)}\r\n0\r\n\r\n`,
+  );
+  const FOLLOWER = `GET /public/b HTTP/1.1\r\nHost: gw\r\nX-Pad: ${SMUGGLED_LINE}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
+
+  describe.each(['node', 'nginx'] as const)('against a %s origin', (kind) => {
+    let node: TestUpstream | undefined;
+    let nginx: NginxOrigin | undefined;
+    let gw: TestGateway;
+    /** Request lines the origin parsed, with the connection each came on. */
+    let seen: () => Promise<{ connection: string; line: string }[]>;
+
+    beforeAll(async () => {
+      let origin: string;
+      if (kind === 'node') {
+        node = await startUpstream();
+        origin = node.url;
+        seen = async () =>
+          node!.requests.map((r) => ({ connection: String(r.connectionId), line: `${r.method} ${r.url}` }));
+      } else {
+        nginx = await startNginxOrigin();
+        origin = nginx.url;
+        seen = async () =>
+          (await nginx!.requests()).map(([connection, line]) => ({
+            connection,
+            line: line.replace(/ HTTP\/1\.[01]$/, ''),
+          }));
+      }
+      gw = await startTestGateway({
+        config: {
+          limits: { upstreamTimeout: '3s' },
+          routes: [
+            { name: 'public', match: { pathPrefix: '/public' }, upstream: origin, auth: 'none' },
+            { name: 'admin', match: { pathPrefix: '/admin' }, upstream: origin, auth: 'oauth2' },
+          ],
+        },
+      });
+    });
+
+    afterAll(async () => {
+      await gw?.stop();
+      await node?.close();
+      await nginx?.stop();
+    });
+
+    it.each([
+      ['upgrade with a Content-Length body', UPGRADE_WITH_BODY],
+      ['upgrade with a chunked body', UPGRADE_WITH_CHUNKED_BODY],
+    ])('%s is refused; the next upgrade is its own request; nothing is smuggled', async (_label, first) => {
+      const before = (await seen()).length;
+      const refused = await rawRequest(gw.port, first, { closeGraceMs: 200 });
+      expect(refused.status).toBe(400);
+      expect(refused.closed).toBe(true);
+
+      const started = performance.now();
+      const follower = await rawRequest(gw.port, FOLLOWER, { closeGraceMs: 100, timeoutMs: 5_000 });
+      // No stall behind a half-read request (the Node origin used to hold it for upstreamTimeout → 504).
+      expect(follower.timedOut).toBe(false);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(follower.status).toBe(200);
+      const fresh = await rawRequest(gw.port, 'GET /public/c HTTP/1.1\r\nHost: gw\r\n\r\n');
+      expect(fresh.status).toBe(200);
+      expect(fresh.body).toContain('/public/c');
+
+      const after = (await seen()).slice(before);
+      expect(after.map((r) => r.line)).toEqual(['GET /public/b', 'GET /public/c']);
+      expect(after.some((r) => r.line.includes('/admin'))).toBe(false);
+    });
+
+    it('a refused upgrade (non-101 answer) never leaves its upstream connection for reuse', async () => {
+      const before = (await seen()).length;
+      for (const path of ['/public/u1', '/public/u2', '/public/u3']) {
+        const reply = await rawRequest(
+          gw.port,
+          `GET ${path} HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+          { closeGraceMs: 200 },
+        );
+        expect(reply.status).toBe(200);
+        // The client connection is closed too: after an upgrade attempt nothing else is parsed on it.
+        expect(reply.closed).toBe(true);
+      }
+      const after = (await seen()).slice(before);
+      expect(after.map((r) => r.line)).toEqual(['GET /public/u1', 'GET /public/u2', 'GET /public/u3']);
+      expect(new Set(after.map((r) => r.connection)).size).toBe(3);
+    });
+  });
+});
+
+describe('upgrade and framing shapes', () => {
+  let upstream: TestUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    gw = await startTestGateway({
+      config: {
+        routes: [
+          { name: 'public', match: { pathPrefix: '/public' }, upstream: upstream.url, auth: 'none' },
+          {
+            name: 'passing',
+            match: { pathPrefix: '/pass' },
+            upstream: upstream.url,
+            auth: 'none',
+            passAuthorization: true,
+          },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await upstream?.close();
+  });
+
+  async function exchange(text: string, options: { closeGraceMs?: number } = {}) {
+    const before = upstream.requests.length;
+    const reply = await rawRequest(gw.port, text, { closeGraceMs: options.closeGraceMs ?? 150 });
+    await new Promise((r) => setTimeout(r, 30));
+    return { reply, forwarded: upstream.requests.slice(before) };
+  }
+
+  it.each([
+    ['h2c', 'h2c'],
+    ['TLS/1.0', 'TLS/1.0'],
+    ['websocket plus another token', 'websocket, h2c'],
+    ['a non-websocket protocol named like one', 'websocketx'],
+  ])('non-websocket upgrade token (%s) is refused with 400, nothing forwarded', async (_label, token) => {
+    const { reply, forwarded } = await exchange(
+      `GET /public/x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: ${token}\r\n\r\n`,
+    );
+    expect(reply.status).toBe(400);
+    expect(reply.closed).toBe(true);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it('a websocket upgrade with a method other than GET is refused with 400', async () => {
+    const { reply, forwarded } = await exchange(
+      'POST /public/x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n',
+    );
+    expect(reply.status).toBe(400);
+    expect(forwarded).toHaveLength(0);
+  });
+
+  it('more header lines than limits.maxHeaders, framing headers last: 431, nothing forwarded, connection closed', async () => {
+    for (const count of [101, 2_100]) {
+      const filler = Array.from({ length: count }, (_, i) => `a${i}:b`).join('\r\n');
+      const { reply, forwarded } = await exchange(
+        `POST /public/x HTTP/1.1\r\nHost: gw\r\n${filler}\r\nContent-Length: 5\r\n\r\nhello`,
+      );
+      expect(reply.status, `${count} headers`).toBe(431);
+      expect(reply.closed).toBe(true);
+      expect(forwarded).toHaveLength(0);
+    }
+  });
+
+  it('exactly limits.maxHeaders header lines are accepted, with the body intact', async () => {
+    // Host + 98 fillers + Content-Length = 100.
+    const filler = Array.from({ length: 98 }, (_, i) => `a${i}:b`).join('\r\n');
+    const { reply, forwarded } = await exchange(
+      `POST /public/x HTTP/1.1\r\nHost: gw\r\n${filler}\r\nContent-Length: 5\r\n\r\nhello`,
+    );
+    expect(reply.status).toBe(200);
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.body.toString()).toBe('hello');
+  });
+
+  it.each([
+    ['pipelined', 'GET /public/first HTTP/1.1\r\nHost: gw\r\n\r\n'],
+    ['after Connection: close', 'GET /public/first HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n'],
+    [
+      'HTTP/1.0 + chunked',
+      'POST /public/first HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nx=1\r\n0\r\n\r\n',
+    ],
+    ['with a body', 'POST /public/first HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\n\r\nx=1'],
+  ])(
+    'valid request then garbage (%s): a request that ran upstream gets its answer',
+    async (_label, valid) => {
+      const { reply, forwarded } = await exchange(`${valid}\x01\x02 GARBAGE\r\n\r\n`, { closeGraceMs: 300 });
+      if (forwarded.length === 0) {
+        // Refusing the whole connection is fine only if nothing was executed.
+        expect(reply.status).toBe(400);
+      } else {
+        expect(forwarded).toHaveLength(1);
+        expect(forwarded[0]!.url).toBe('/public/first');
+        expect(reply.status).toBe(200);
+        expect(reply.body).toContain('/public/first');
+      }
+      expect(reply.closed).toBe(true);
+    },
+  );
+
+  it('Connection: Host does not make the gateway drop Host', async () => {
+    const { reply, forwarded } = await exchange(
+      'GET /public/h HTTP/1.1\r\nHost: api.example.test\r\nConnection: keep-alive, Host\r\n\r\n',
+    );
+    expect(reply.status).toBe(200);
+    expect(receivedHeader(forwarded[0]!, 'host')).toEqual(['api.example.test']);
+  });
+
+  it('Connection cannot nominate Authorization, Content-Type or Content-Length away', async () => {
+    const { reply, forwarded } = await exchange(
+      'POST /pass/x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer abc\r\nContent-Type: application/x-www-form-urlencoded\r\n' +
+        'Connection: Authorization, Content-Type, Content-Length, X-Drop-Me\r\nX-Drop-Me: 1\r\nContent-Length: 3\r\n\r\nx=1',
+    );
+    expect(reply.status).toBe(200);
+    const record = forwarded[0]!;
+    expect(receivedHeader(record, 'authorization')).toEqual(['Bearer abc']);
+    expect(receivedHeader(record, 'content-type')).toEqual(['application/x-www-form-urlencoded']);
+    expect(receivedHeader(record, 'content-length')).toEqual(['3']);
+    expect(record.body.toString()).toBe('x=1');
+    // An ordinary nomination still works: the named header is hop-by-hop.
+    expect(receivedHeader(record, 'x-drop-me')).toEqual([]);
   });
 });

@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A real nginx origin (Debian's nginx, installed by .ci/run) for attacks whose outcome depends on
+ * how a production HTTP server reads what the gateway sends. It answers every request with
+ * `<method> <request-uri>` and logs, per line, the connection serial and the request line, so a test
+ * sees exactly which requests nginx parsed on which connection.
+ */
+
+export interface NginxOrigin {
+  readonly url: string;
+  /** `[connection serial, request line]` for every request nginx parsed, in order. */
+  requests(): Promise<(readonly [string, string])[]>;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function nginxBinary(): string {
+  for (const candidate of ['nginx', '/usr/sbin/nginx']) {
+    if (spawnSync(candidate, ['-v']).status === 0) return candidate;
+  }
+  throw new Error('nginx is not installed: `apt-get install nginx-light` (.ci/run installs it)');
+}
+
+export async function startNginxOrigin(): Promise<NginxOrigin> {
+  const binary = nginxBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'oauth-gateway-nginx-'));
+  const port = await freePort();
+  const log = join(dir, 'access.log');
+  const config = `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events {}
+http {
+  log_format requests '$connection\\t$request';
+  access_log ${log} requests;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type text/plain; return 200 "$request_method $request_uri\\n"; }
+  }
+}
+`;
+  await writeFile(join(dir, 'nginx.conf'), config);
+  const child: ChildProcess = spawn(binary, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/__ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      const errors = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+      throw new Error(`nginx did not start on port ${port}: ${errors}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async requests() {
+      const text = await readFile(log, 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => line !== '' && !line.includes('/__ready'))
+        .map((line) => {
+          const tab = line.indexOf('\t');
+          return [line.slice(0, tab), line.slice(tab + 1)] as const;
+        });
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
