@@ -26,7 +26,9 @@ export interface GatewayOptions {
 }
 
 export interface RunningGateway {
-  readonly proxy: GatewayServer;
+  readonly proxy: GatewayServer<Runtime>;
+  /** The runtime requests are being served with now (the proxy's context: one source of truth). */
+  readonly runtime: Runtime;
   readonly admin: Server;
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
@@ -51,21 +53,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { logger } = options;
   const env = options.env ?? process.env;
   const metrics = new Metrics();
-  let runtime: Runtime = await buildRuntime(await loadConfig(options.configPath, env), undefined, {
+  const initial = await buildRuntime(await loadConfig(options.configPath, env), undefined, {
     logger,
     metrics,
   });
-  metrics.setConfigHash(runtime.loaded.hash);
-  const proxy = new GatewayServer(runtime, logger, metrics);
-  metrics.trackTokenResolver(() => proxy.runtime.tokens.stats());
+  metrics.setConfigHash(initial.loaded.hash);
+  const proxy = new GatewayServer(initial, logger, metrics);
+  metrics.trackTokenResolver(() => proxy.context.tokens.stats());
   let draining = false;
   const admin = createAdminServer(
-    () => proxy.runtime,
+    () => proxy.context.readiness(),
     metrics,
     () => draining,
   );
 
-  const config = runtime.config;
+  const config = initial.config;
   const address = await proxy.listen(options.port ?? config.listen.port, config.listen.host);
   const adminAddress = await listen(admin, options.adminPort ?? config.admin.port, config.admin.host);
 
@@ -75,11 +77,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const run = async (): Promise<boolean> => {
       try {
         const loaded = await loadConfig(options.configPath, env);
-        if (loaded.hash === proxy.runtime.loaded.hash) return true;
-        const next = await buildRuntime(loaded, proxy.runtime, { logger, metrics });
-        const previous = proxy.swapRuntime(next);
+        if (loaded.hash === proxy.context.loaded.hash) return true;
+        const next = await buildRuntime(loaded, proxy.context, { logger, metrics });
+        const previous = proxy.swapContext(next);
         metrics.retireTokenResolver(previous.tokens.stats());
-        runtime = next;
         metrics.reloads.inc({ result: 'success' });
         metrics.setConfigHash(loaded.hash);
         logger.info({ hash: loaded.hash, routes: loaded.config.routes.length }, 'configuration reloaded');
@@ -109,7 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // a `..data` symlink, both of which end a watch on the file itself. Any event just triggers a
     // re-read; an unchanged hash makes it a no-op.
     const dirs = new Set<string>();
-    for (const path of [runtime.loaded.path, runtime.loaded.credentialsPath]) {
+    for (const path of [initial.loaded.path, initial.loaded.credentialsPath]) {
       if (path !== undefined) dirs.add(dirname(path));
     }
     for (const dir of dirs) {
@@ -129,12 +130,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const stop = async (): Promise<boolean> => {
     draining = true;
     for (const watcher of watchers) watcher.close();
-    const drained = await proxy.drain(proxy.runtime.config.limits.shutdownTimeout);
+    const drained = await proxy.drain(proxy.context.config.limits.shutdownTimeout);
     await new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
-    await proxy.runtime.close(undefined);
+    await proxy.context.close(undefined);
     return drained;
   };
 
-  return { proxy, admin, address, adminAddress, metrics, reload, stop };
+  return {
+    proxy,
+    get runtime() {
+      return proxy.context;
+    },
+    admin,
+    address,
+    adminAddress,
+    metrics,
+    reload,
+    stop,
+  };
 }

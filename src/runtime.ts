@@ -6,10 +6,10 @@ import { createTokenResolver, type TokenResolver } from './introspect/resolver.j
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import type { Logger } from './observability/logger.js';
 import { countNonceClaims, type Metrics } from './observability/metrics.js';
-import { type Authenticator, createAuthenticator } from './proxy/authenticate.js';
-import { buildHeaderPolicy, type HeaderPolicy } from './proxy/headers.js';
-import type { Realms } from './proxy/respond.js';
-import { buildRouteTable, type RouteTable } from './proxy/router.js';
+import { createAuthenticator } from './proxy/authenticate.js';
+import type { ProxyContext } from './proxy/context.js';
+import { buildHeaderPolicy } from './proxy/headers.js';
+import { buildRouteTable } from './proxy/router.js';
 import { createOAuth1Scheme, createOAuth2Scheme } from './proxy/schemes.js';
 import {
   createStores,
@@ -26,17 +26,11 @@ import {
  * nonce store carry over to the next Runtime when their settings are unchanged, so a reload
  * neither drops Redis connections nor forgets claimed nonces.
  */
-export interface Runtime {
+export interface Runtime extends ProxyContext {
   readonly loaded: LoadedConfig;
-  readonly config: GatewayFileConfig;
-  readonly routes: RouteTable;
-  readonly headerPolicy: HeaderPolicy;
-  readonly realms: Realms;
-  readonly authenticator: Authenticator;
   readonly stores: Stores;
   readonly redis: RedisConnection | undefined;
   readonly tokens: TokenResolver;
-  isTrustedProxy(address: string | undefined): boolean;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
   /** Release what this runtime owns that `next` (the runtime replacing it, if any) does not reuse. */
@@ -122,6 +116,7 @@ export async function buildRuntime(
   const runtime: Runtime = {
     loaded,
     config,
+    tls: loaded.tls,
     routes: buildRouteTable(config.routes),
     headerPolicy: buildHeaderPolicy(config.identity),
     realms: { oauth1: config.oauth1.realm, oauth2: config.oauth2.realm },

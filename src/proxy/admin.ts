@@ -1,13 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from '../observability/metrics.js';
-import type { Runtime } from '../runtime.js';
 
 /**
  * Admin listener on its own port (default 127.0.0.1:9090), never proxied: liveness, readiness
  * (config loaded and auth backends reachable) and Prometheus metrics.
  */
 export function createAdminServer(
-  getRuntime: () => Runtime,
+  readiness: () => Promise<Record<string, boolean>>,
   metrics: Metrics,
   isDraining: () => boolean,
 ): Server {
@@ -27,8 +26,7 @@ export function createAdminServer(
       return;
     }
     if (path === '/readyz') {
-      getRuntime()
-        .readiness()
+      readiness()
         .then((checks) => {
           for (const [backend, up] of Object.entries(checks)) metrics.backendUp.set({ backend }, up ? 1 : 0);
           const ready = !isDraining() && Object.values(checks).every(Boolean);

@@ -105,13 +105,19 @@ const REASONS: Record<number, string> = {
  * allows half-open sockets, so `end()` alone would wait for a client (a slowloris one never does)
  * to close its side: destroy once the answer is flushed.
  */
-export function sendErrorOnSocket(socket: Duplex, error: GatewayError, realms: Realms): void {
+export function sendErrorOnSocket(
+  socket: Duplex,
+  error: GatewayError,
+  realms: Realms,
+  requestId?: string,
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const payload = body(error);
   const headers = headersFor(error, realms, payload);
+  if (requestId !== undefined) headers['x-request-id'] = requestId;
   let head = `HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}\r\nconnection: close\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     for (const item of Array.isArray(value) ? value : [value]) head += `${name}: ${item}\r\n`;

@@ -12,9 +12,9 @@ import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeou
 import type { Identity } from '../identity.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Runtime } from '../runtime.js';
 import type { RequestFacts } from '../verify/request-facts.js';
 import { readBody } from './body.js';
+import type { ProxyContext } from './context.js';
 import { forwardRequest, UpstreamPools } from './forward.js';
 import { buildUpstreamHeaders, requestIdFrom } from './headers.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
@@ -24,7 +24,11 @@ import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
 /**
  * The listener: one node:http server (strict parser: `insecureHTTPParser` stays off so smuggling
  * shapes like CL+TE, obs-fold and bare LF are refused by Node before we see them). Each request
- * reads the Runtime current when it arrived, so a reload never changes a request midway.
+ * reads the context current when it arrived, so a reload never changes a request midway.
+ *
+ * One pipeline for plain requests and WebSocket upgrades: resolve (route, trusted forwarding facts)
+ * → authenticate → forward (undici stream, or a spliced upgrade) → finish (access log, metrics,
+ * in-flight count). Only the forward step and where an error is written differ.
  */
 
 interface Resolved {
@@ -44,6 +48,11 @@ const PORT_NUMBER = /^\d{1,5}$/;
 const LAST_RESPONSE = Symbol('lastResponse');
 const PARSE_FAILED = Symbol('parseFailed');
 type ClientSocket = Duplex & { [LAST_RESPONSE]?: ServerResponse; [PARSE_FAILED]?: true };
+
+/** Where one exchange answers: an HTTP response, or the raw socket of an upgrade request. */
+type Reply =
+  | { readonly upgrade: false; readonly res: ServerResponse }
+  | { readonly upgrade: true; readonly socket: Duplex; readonly head: Buffer };
 
 function firstValue(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -65,13 +74,13 @@ function countHeader(rawHeaders: readonly string[], lowerName: string): number {
 
 function upstreamHeaders(
   req: IncomingMessage,
-  runtime: Runtime,
+  context: ProxyContext,
   resolved: Resolved,
   identity: Identity | undefined,
   upgrade: boolean,
 ): string[] {
   return buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
-    policy: runtime.headerPolicy,
+    policy: context.headerPolicy,
     identity,
     passAuthorization: resolved.route.config.passAuthorization,
     upgrade,
@@ -82,21 +91,22 @@ function upstreamHeaders(
   });
 }
 
-export class GatewayServer {
+export class GatewayServer<Context extends ProxyContext = ProxyContext> {
   readonly server: Server | TlsServer;
   readonly pools = new UpstreamPools();
-  #runtime: Runtime;
+  #context: Context;
   #inFlight = 0;
-  #draining = false;
+  /** Shared with every forward, which tells clients not to reuse a connection once it is set. */
+  readonly #drain = { draining: false };
   #idleWaiters: (() => void)[] = [];
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
 
-  constructor(runtime: Runtime, logger: Logger, metrics?: Metrics) {
-    this.#runtime = runtime;
+  constructor(context: Context, logger: Logger, metrics?: Metrics) {
+    this.#context = context;
     this.#logger = logger;
     this.#metrics = metrics;
-    const limits = runtime.config.limits;
+    const limits = context.config.limits;
     const options: ServerOptions = {
       // Slowloris: a client that never finishes its headers is cut off.
       headersTimeout: limits.headersTimeout,
@@ -110,16 +120,17 @@ export class GatewayServer {
       insecureHTTPParser: false,
     };
     const handler = (req: IncomingMessage, res: ServerResponse) => {
-      void this.#handle(req, res);
+      void this.#exchange(req, { upgrade: false, res });
     };
-    const tls = runtime.loaded.tls;
+    const tls = context.tls;
     // With TLS here, the scheme the client used is https (PLAINTEXT allowed, base string https://).
     this.server =
       tls === undefined ? createServer(options, handler) : createTlsServer({ ...options, ...tls }, handler);
     // One more than allowed, so that an excess is seen (→ 431) instead of silently cut off.
     this.server.maxHeadersCount = limits.maxHeaders + 1;
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.#handleUpgrade(req, socket, head);
+      socket.on('error', () => socket.destroy());
+      void this.#exchange(req, { upgrade: true, socket, head });
     });
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket: ClientSocket) => {
       // Parser rejections (smuggling shapes, oversized headers) and header timeouts: one answer, close.
@@ -131,7 +142,7 @@ export class GatewayServer {
           : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
             ? new RequestTimeout()
             : new BadRequest('Malformed HTTP request');
-      const refuse = () => sendErrorOnSocket(socket, answer, this.#runtime.realms);
+      const refuse = () => sendErrorOnSocket(socket, answer, this.#context.realms);
       // A complete request followed by garbage on the same connection (pipelined, or sent after
       // `Connection: close`) is already on its way upstream: let its answer reach the client first,
       // then refuse the rest. Cutting the connection now would run a request whose answer the client
@@ -149,14 +160,15 @@ export class GatewayServer {
     });
   }
 
-  get runtime(): Runtime {
-    return this.#runtime;
+  /** The context requests are being served with now. */
+  get context(): Context {
+    return this.#context;
   }
 
   /** Swap in a new config; requests in flight finish on the one they started with. */
-  swapRuntime(next: Runtime): Runtime {
-    const previous = this.#runtime;
-    this.#runtime = next;
+  swapContext(next: Context): Context {
+    const previous = this.#context;
+    this.#context = next;
     this.server.maxHeadersCount = next.config.limits.maxHeaders + 1;
     return previous;
   }
@@ -180,7 +192,7 @@ export class GatewayServer {
    * Resolves true if everything drained in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    this.#draining = true;
+    this.#drain.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const idle = new Promise<boolean>((resolve) => {
@@ -199,7 +211,7 @@ export class GatewayServer {
     return drained;
   }
 
-  #resolve(req: IncomingMessage, runtime: Runtime, requestId: string): Resolved {
+  #resolve(req: IncomingMessage, context: ProxyContext, requestId: string): Resolved {
     const method = req.method ?? 'GET';
     const hostHeader = req.headers.host;
     if (hostHeader === undefined || hostHeader === '') throw new BadRequest('Missing Host header');
@@ -207,12 +219,12 @@ export class GatewayServer {
     // copy would be forwarded and an upstream may read the last (route-bypass.test.ts).
     if (countHeader(req.rawHeaders, 'host') > 1) throw new BadRequest('More than one Host header');
     // With maxHeadersCount = limit + 1, an excess shows up as exactly one line too many.
-    if (req.rawHeaders.length > 2 * runtime.config.limits.maxHeaders) throw new HeadersTooLarge();
+    if (req.rawHeaders.length > 2 * context.config.limits.maxHeaders) throw new HeadersTooLarge();
     const { path, query, routePath } = normaliseTarget(req.url ?? '');
-    const route = matchRoute(runtime.routes, normaliseHost(hostHeader), routePath, method);
+    const route = matchRoute(context.routes, normaliseHost(hostHeader), routePath, method);
     if (route === undefined) throw new NotFound();
 
-    const trusted = runtime.isTrustedProxy(req.socket.remoteAddress);
+    const trusted = context.isTrustedProxy(req.socket.remoteAddress);
     let proto = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
     let host = hostHeader;
     if (trusted) {
@@ -248,60 +260,81 @@ export class GatewayServer {
 
   async #authenticate(
     req: IncomingMessage,
-    runtime: Runtime,
+    context: ProxyContext,
     resolved: Resolved,
+    upgrade: boolean,
   ): Promise<{ identity: Identity | undefined; body: Buffer | undefined }> {
     const { route } = resolved;
     if (route.config.auth === 'none') return { identity: undefined, body: undefined };
     let facts = resolved.facts;
     let body: Buffer | undefined;
-    if (runtime.authenticator.bodyNeeded(route, facts)) {
-      body = await readBody(req, runtime.config.limits.maxBodyBytes);
+    // An upgrade request has no body (assertWebSocketHandshake), and its socket is no longer parsed.
+    if (!upgrade && context.authenticator.bodyNeeded(route, facts)) {
+      body = await readBody(req, context.config.limits.maxBodyBytes);
       facts = { ...facts, body };
     }
-    return { identity: await runtime.authenticator.authenticate(route, facts), body };
+    return { identity: await context.authenticator.authenticate(route, facts), body };
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const runtime = this.#runtime;
+  /** resolve → authenticate → forward → finish, for a plain request or an upgrade. */
+  async #exchange(req: IncomingMessage, reply: Reply): Promise<void> {
+    const context = this.#context;
     const started = performance.now();
     this.#inFlight++;
-    (req.socket as ClientSocket)[LAST_RESPONSE] = res;
-    if (this.#draining) res.shouldKeepAlive = false;
+    if (!reply.upgrade) {
+      (req.socket as ClientSocket)[LAST_RESPONSE] = reply.res;
+      if (this.#drain.draining) reply.res.shouldKeepAlive = false;
+    }
     // Decided before routing so that 400/404 answers and their log lines carry it too.
     const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
     let resolved: Resolved | undefined;
     let identity: Identity | undefined;
     let failure: GatewayError | undefined;
     let upstreamMs: number | undefined;
+    let status = 0;
     try {
-      resolved = this.#resolve(req, runtime, requestId);
-      const auth = await this.#authenticate(req, runtime, resolved);
+      resolved = this.#resolve(req, context, requestId);
+      if (reply.upgrade) assertWebSocketHandshake(req);
+      const auth = await this.#authenticate(req, context, resolved, reply.upgrade);
       identity = auth.identity;
       const { route } = resolved;
-      const headers = upstreamHeaders(req, runtime, resolved, identity, false);
+      const headers = upstreamHeaders(req, context, resolved, identity, reply.upgrade);
+      const path = upstreamPath(route, resolved.path) + resolved.query;
       const upstreamStarted = performance.now();
-      await forwardRequest(req, res, {
-        pool: this.pools.get(route.upstreamOrigin, {
-          upstreamTimeoutMs: runtime.config.limits.upstreamTimeout,
-        }),
-        method: req.method ?? 'GET',
-        path: upstreamPath(route, resolved.path) + resolved.query,
-        headers,
-        body: auth.body,
-      });
+      if (reply.upgrade) {
+        status = await proxyUpgrade(req, reply.socket, reply.head, {
+          origin: route.upstreamOrigin,
+          path,
+          headers,
+          timeoutMs: context.config.limits.upstreamTimeout,
+        });
+      } else {
+        await forwardRequest(req, reply.res, {
+          pool: this.pools.get(route.upstreamOrigin, {
+            upstreamTimeoutMs: context.config.limits.upstreamTimeout,
+          }),
+          method: req.method ?? 'GET',
+          path,
+          headers,
+          body: auth.body,
+          drain: this.#drain,
+        });
+        status = reply.res.statusCode;
+      }
       upstreamMs = performance.now() - upstreamStarted;
     } catch (error) {
       failure = toGatewayError(error);
-      sendError(res, failure, runtime.realms, requestId);
+      if (reply.upgrade) sendErrorOnSocket(reply.socket, failure, context.realms, requestId);
+      else sendError(reply.res, failure, context.realms, requestId);
+      status = reply.upgrade ? failure.status : reply.res.statusCode;
     } finally {
-      this.#finish(req, res, started, requestId, resolved, identity, failure, upstreamMs);
+      this.#finish(req, status, started, requestId, resolved, identity, failure, upstreamMs);
     }
   }
 
   #finish(
     req: IncomingMessage,
-    res: ServerResponse,
+    status: number,
     started: number,
     requestId: string,
     resolved: Resolved | undefined,
@@ -311,7 +344,6 @@ export class GatewayServer {
   ): void {
     const durationMs = performance.now() - started;
     const route = resolved?.route.name ?? '-';
-    const status = res.statusCode;
     this.#metrics?.observeRequest(
       route,
       status,
@@ -349,38 +381,9 @@ export class GatewayServer {
         'request failed',
       );
     }
-    this.#settled();
-  }
-
-  /** One exchange (request or upgrade) is over; wake drain() when none is left. */
-  #settled(): void {
     this.#inFlight--;
     if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
       for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
-  }
-
-  async #handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const runtime = this.#runtime;
-    this.#inFlight++;
-    socket.on('error', () => socket.destroy());
-    let resolved: Resolved | undefined;
-    try {
-      resolved = this.#resolve(req, runtime, requestIdFrom(firstValue(req.headers['x-request-id'])));
-      assertWebSocketHandshake(req);
-      const identity = await runtime.authenticator.authenticate(resolved.route, resolved.facts);
-      const { route } = resolved;
-      const headers = upstreamHeaders(req, runtime, resolved, identity, true);
-      await proxyUpgrade(req, socket, head, {
-        origin: route.upstreamOrigin,
-        path: upstreamPath(route, resolved.path) + resolved.query,
-        headers,
-        timeoutMs: runtime.config.limits.upstreamTimeout,
-      });
-    } catch (error) {
-      sendErrorOnSocket(socket, toGatewayError(error), runtime.realms);
-    } finally {
-      this.#settled();
     }
   }
 }

@@ -57,10 +57,10 @@ export function proxyUpgrade(
   client: Duplex,
   head: Buffer,
   target: UpgradeTarget,
-): Promise<void> {
+): Promise<number> {
   const url = new URL(target.origin);
   const send = url.protocol === 'https:' ? requestTls : request;
-  return new Promise<void>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     const upstreamReq = send({
       protocol: url.protocol,
       hostname: url.hostname,
@@ -96,7 +96,7 @@ export function proxyUpgrade(
       client.once('close', () => upstreamSocket.destroy());
       upstreamSocket.pipe(client);
       client.pipe(upstreamSocket);
-      resolve();
+      resolve(res.statusCode ?? 101);
     });
 
     upstreamReq.once('response', (res) => {
@@ -116,7 +116,7 @@ export function proxyUpgrade(
       res.once('end', dropUpstream);
       res.once('error', dropUpstream);
       res.pipe(client);
-      resolve();
+      resolve(res.statusCode ?? 0);
     });
 
     upstreamReq.end();

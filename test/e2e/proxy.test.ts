@@ -646,6 +646,85 @@ describe('WebSocket', () => {
     }
   });
 
+  it('an authenticated upgrade goes through the same pipeline: identity, request id, access log, metrics', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const handshakes: IncomingMessage[] = [];
+    wss.on('connection', (_socket, req) => handshakes.push(req));
+    const { port } = wss.address() as { port: number };
+    const gw = await startTestGateway({
+      config: {
+        routes: [
+          {
+            name: 'live',
+            match: { pathPrefix: '/live' },
+            upstream: `http://127.0.0.1:${port}`,
+            auth: 'oauth2',
+            scopes: ['feed:read'],
+          },
+        ],
+      },
+      credentials: {
+        bearerTokens: [
+          {
+            accessToken: 'ws-token-1',
+            clientId: 'ws-client',
+            userId: 'ws-user',
+            scope: 'feed:read',
+            issuedAt: Math.floor(Date.now() / 1000),
+            expiresIn: 3600,
+          },
+        ],
+      },
+    });
+    try {
+      const refused = await rawRequest(
+        gw.port,
+        'GET /live/x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Request-Id: ws-refused\r\n\r\n',
+      );
+      expect(refused.status).toBe(401);
+      expect(refused.headers['x-request-id']).toBe('ws-refused');
+
+      const client = new WebSocket(`ws://127.0.0.1:${gw.port}/live/feed`, {
+        headers: { authorization: 'Bearer ws-token-1', 'x-request-id': 'ws-accepted' },
+      });
+      await once(client, 'open');
+      const handshake = handshakes[0]!;
+      expect(handshake.headers['x-oauth-user']).toBe('ws-user');
+      expect(handshake.headers['x-oauth-client-id']).toBe('ws-client');
+      expect(handshake.headers['x-request-id']).toBe('ws-accepted');
+      client.close();
+      await once(client, 'close');
+
+      const lines = gw.logEntries().filter((l) => l['msg'] === 'request');
+      expect(lines).toEqual([
+        expect.objectContaining({
+          requestId: 'ws-refused',
+          route: 'live',
+          status: 401,
+          error: 'unauthorized',
+        }),
+        expect.objectContaining({
+          requestId: 'ws-accepted',
+          route: 'live',
+          status: 101,
+          clientId: 'ws-client',
+          authMethod: 'oauth2',
+        }),
+      ]);
+      const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      expect(metrics).toMatch(
+        /oauth_gateway_requests_total\{route="live",status="101",auth_method="oauth2"\} 1/,
+      );
+      expect(metrics).toMatch(
+        /oauth_gateway_requests_total\{route="live",status="401",auth_method="none"\} 1/,
+      );
+    } finally {
+      await gw.stop();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    }
+  });
+
   it('an upgrade to an unknown path is refused with 404 and the socket closed', async () => {
     const gw = await startTestGateway({ config: { routes: [route('ws', '/ws', 'http://127.0.0.1:1')] } });
     try {

@@ -155,7 +155,7 @@ describe('cache safety', () => {
             } else tally.bypass(`round ${round}: token on ${path} → ${got}, want ${expected}`);
           });
         }
-        const stats = gw.gateway.proxy.runtime.tokens.stats();
+        const stats = gw.gateway.runtime.tokens.stats();
         tally.report({ cacheHits: stats.hits, backendCalls: stats.backendCalls });
         expect(tally.findings).toEqual([]);
         // Introspected and JWT answers are cached (store answers bypass the cache by design, so
@@ -308,11 +308,11 @@ describe('cache safety', () => {
           }
           await sleep(10);
         }
-        tally.report({ cacheHits: gw.gateway.proxy.runtime.tokens.stats().hits });
+        tally.report({ cacheHits: gw.gateway.runtime.tokens.stats().hits });
         expect(tally.findings).toEqual([]);
         expect(tally.passed).toBeGreaterThan(0);
         expect(tally.rejected).toBeGreaterThan(0);
-        if (source !== 'store') expect(gw.gateway.proxy.runtime.tokens.stats().hits).toBeGreaterThan(10);
+        if (source !== 'store') expect(gw.gateway.runtime.tokens.stats().hits).toBeGreaterThan(10);
       } finally {
         await gw.stop();
       }

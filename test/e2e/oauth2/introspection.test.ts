@@ -330,7 +330,7 @@ describe('oauth2 against oidc-provider, end to end', () => {
           gate.count(INTROSPECT_PATH),
           heldAtRelease,
           as.requests(INTROSPECT_PATH) - atAsBefore,
-          gw.gateway.proxy.runtime.tokens.stats(),
+          gw.gateway.runtime.tokens.stats(),
         );
         expect(histogram(statuses)).toEqual({ 200: N });
         expect(heldAtRelease).toBe(1);
