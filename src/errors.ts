@@ -66,6 +66,17 @@ export class BadRequest extends GatewayError {
   }
 }
 
+/** The authorize listener was asked by a peer that may not describe requests (not a trusted proxy). */
+export class UntrustedPeer extends GatewayError {
+  constructor() {
+    super(
+      'untrusted_peer',
+      403,
+      'Authorization checks are answered only for trusted proxies (trustedProxies, or loopback)',
+    );
+  }
+}
+
 export class PayloadTooLarge extends GatewayError {
   constructor() {
     super('payload_too_large', 413, 'Request body exceeds the configured limit');
@@ -126,8 +137,8 @@ export class InvalidToken extends GatewayError {
 }
 
 export class InvalidSignature extends GatewayError {
-  constructor() {
-    super('invalid_signature', 401, 'The request signature is not valid', {
+  constructor(description = 'The request signature is not valid') {
+    super('invalid_signature', 401, description, {
       challenges: ['oauth1'],
       oauthProblem: 'signature_invalid',
     });
@@ -198,6 +209,7 @@ export class InternalError extends GatewayError {
 export const ERROR_CODES = [
   'not_found',
   'bad_request',
+  'untrusted_peer',
   'payload_too_large',
   'headers_too_large',
   'request_timeout',

@@ -2,6 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
+import { AuthorizeServer } from './authorize/server.js';
 import { ConfigError, type Env, loadConfig } from './config/load.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -23,6 +24,7 @@ export interface GatewayOptions {
   /** Override listen/admin ports (tests use 0). */
   readonly port?: number;
   readonly adminPort?: number;
+  readonly authorizePort?: number;
 }
 
 export interface RunningGateway {
@@ -32,6 +34,8 @@ export interface RunningGateway {
   readonly admin: Server;
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
+  /** The authorize listener's address, when `authorize` is configured. */
+  readonly authorizeAddress: AddressInfo | undefined;
   readonly metrics: Metrics;
   /** Resolves true if the new config was applied. */
   reload(): Promise<boolean>;
@@ -70,6 +74,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const config = initial.config;
   const address = await proxy.listen(options.port ?? config.listen.port, config.listen.host);
   const adminAddress = await listen(admin, options.adminPort ?? config.admin.port, config.admin.host);
+  // Read at start, like listen.tls: a reload changes what the checks judge, not where they arrive.
+  const authorize =
+    config.authorize === undefined
+      ? undefined
+      : new AuthorizeServer(
+          () => proxy.context,
+          {
+            host: config.authorize.listen.host,
+            port: options.authorizePort ?? config.authorize.listen.port,
+            pathPrefix: config.authorize.pathPrefix,
+          },
+          logger,
+          metrics,
+        );
+  const authorizeAddress = await authorize?.listen();
 
   let reloading: Promise<boolean> | undefined;
   const reload = (): Promise<boolean> => {
@@ -131,6 +150,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     draining = true;
     for (const watcher of watchers) watcher.close();
     const drained = await proxy.drain(proxy.context.config.limits.shutdownTimeout);
+    await authorize?.close();
     await new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
     await proxy.context.close(undefined);
@@ -145,6 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin,
     address,
     adminAddress,
+    authorizeAddress,
     metrics,
     reload,
     stop,

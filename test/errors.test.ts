@@ -17,6 +17,7 @@ describe('error codes', () => {
     const instances: errors.GatewayError[] = [
       new errors.NotFound(),
       new errors.BadRequest(),
+      new errors.UntrustedPeer(),
       new errors.PayloadTooLarge(),
       new errors.HeadersTooLarge(),
       new errors.RequestTimeout(),

@@ -35,6 +35,14 @@ const DESCRIPTIONS: Record<string, string> = {
   'listen.tls.key': 'Private key (PEM).',
   'admin.host': 'Address to bind; keep it on localhost or a pod-internal address.',
   'admin.port': 'Port to bind.',
+  authorize:
+    'Authorization-only listener for nginx auth_request, Caddy forward_auth, Traefik forwardAuth and Envoy ext_authz (docs/forward-auth.md). Off when absent.',
+  'authorize.listen': 'Where front proxies send their checks.',
+  'authorize.listen.host':
+    'Address to bind. On loopback, loopback peers may describe requests; otherwise only `trustedProxies` may.',
+  'authorize.listen.port': 'Port to bind.',
+  'authorize.pathPrefix':
+    'Envoy ext_authz `path_prefix`: a check under it carries the original path after the prefix.',
   'redis.connectTimeout': 'Connection attempt timeout.',
   'redis.maxReconnectDelay': 'Cap of the exponential reconnect backoff; reconnects never stop.',
   'redis.sentinels': 'Sentinel nodes; when set, `url` supplies only credentials, TLS and db.',
@@ -66,7 +74,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'routes[].name': 'Unique; used in logs and metrics.',
   'routes[].match': 'What the route matches.',
   'routes[].match.methods': 'Only these methods; any when absent.',
-  'routes[].upstream': 'http(s) URL; a path in it is prepended to the forwarded path.',
+  'routes[].upstream':
+    'http(s) URL; a path in it is prepended to the forwarded path. May be omitted when `authorize` is set: the route is then only judged by the authorize listener (404 in proxy mode).',
   'limits.maxBodyBytes':
     'Largest body the gateway reads to verify (OAuth1 form bodies, body hash); 413 above.',
   'limits.maxHeaders':

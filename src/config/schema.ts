@@ -80,6 +80,24 @@ const adminSchema = z.strictObject({
   port: port.prefault(9090),
 });
 
+/**
+ * Authorization-only listener (docs/forward-auth.md): a front proxy (nginx auth_request, Caddy
+ * forward_auth, Traefik forwardAuth, Envoy ext_authz) asks whether an original request may pass.
+ */
+const authorizeSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.prefault(9191),
+    })
+    .prefault({}),
+  /** Envoy ext_authz `http_service.path_prefix`: checks under it carry the original path after it. */
+  pathPrefix: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*[^/]$/, 'must start with / and not end with /')
+    .default('/ext-authz'),
+});
+
 const limitsSchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(1_048_576),
   /**
@@ -210,7 +228,8 @@ const routeSchema = z.strictObject({
     pathPrefix: z.string().regex(/^\//, 'must start with /'),
     methods: z.array(HTTP_METHOD).min(1).optional(),
   }),
-  upstream: httpUrl,
+  /** Optional only when `authorize` is configured: such a route is judged, never forwarded. */
+  upstream: httpUrl.optional(),
   stripPrefix: z.boolean().default(false),
   auth: z.enum(AUTH_MODES),
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token')).default([]),
@@ -223,6 +242,7 @@ export const gatewayConfigSchema = z
   .strictObject({
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
+    authorize: authorizeSchema.optional(),
     trustedProxies: z.array(cidr).default([]),
     limits: limitsSchema.prefault({}),
     redis: redisSchema.prefault({}),
@@ -261,7 +281,28 @@ export const gatewayConfigSchema = z
         message: 'required when tokenSources lists jwt',
       });
     }
-  });
+  })
+  // Also checked when other parts are invalid, so that every problem is reported at once.
+  .superRefine(
+    (config, ctx) => {
+      const routes: unknown = (config as { routes?: unknown }).routes;
+      if ((config as { authorize?: unknown }).authorize !== undefined || !Array.isArray(routes)) return;
+      routes.forEach((route: unknown, index) => {
+        if (
+          typeof route === 'object' &&
+          route !== null &&
+          (route as { upstream?: unknown }).upstream === undefined
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', index, 'upstream'],
+            message: 'is required (routes without an upstream exist only for the authorize listener)',
+          });
+        }
+      });
+    },
+    { when: () => true },
+  );
 
 /** gateway.yaml after validation and defaults (durations in milliseconds). */
 export type GatewayFileConfig = z.output<typeof gatewayConfigSchema>;

@@ -43,6 +43,19 @@ export class Metrics {
     labelNames: ['route', 'status', 'auth_method'] as const,
     registers: [this.registry],
   });
+  readonly checks = new Counter({
+    name: 'oauth_gateway_authorize_checks_total',
+    help: 'Authorization checks answered by the authorize listener, by route, status, method and front proxy convention',
+    labelNames: ['route', 'status', 'auth_method', 'front'] as const,
+    registers: [this.registry],
+  });
+  readonly checkDuration = new Histogram({
+    name: 'oauth_gateway_authorize_check_duration_seconds',
+    help: 'Time to answer an authorization check',
+    labelNames: ['front'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({
     name: 'oauth_gateway_auth_failures_total',
     help: 'Rejected requests by error code',
@@ -150,6 +163,11 @@ export class Metrics {
     if (upstreamMs !== undefined) this.upstreamDuration.observe({ route }, upstreamMs / 1000);
     if (errorCode !== undefined && status >= 400 && status < 500)
       this.authFailures.inc({ route, code: errorCode });
+  }
+
+  observeCheck(route: string, status: number, authMethod: string, front: string, durationMs: number): void {
+    this.checks.inc({ route, status, auth_method: authMethod, front });
+    this.checkDuration.observe({ front }, durationMs / 1000);
   }
 
   /** Export the stats of the token resolver the current config uses. */

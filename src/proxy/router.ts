@@ -15,7 +15,8 @@ export interface CompiledRoute {
   /** Number of segments in `prefix` (what stripPrefix removes). */
   readonly prefixSegments: number;
   readonly methods: ReadonlySet<string> | undefined;
-  readonly upstreamOrigin: string;
+  /** undefined for a route that only the authorize listener judges (no `upstream`). */
+  readonly upstreamOrigin: string | undefined;
   /** Path part of the upstream URL without trailing slash ('' if none), prepended when forwarding. */
   readonly upstreamBasePath: string;
 }
@@ -155,7 +156,7 @@ function trimSlash(prefix: string): string {
 }
 
 function compileRoute(config: RouteConfig): CompiledRoute {
-  const upstream = new URL(config.upstream);
+  const upstream = config.upstream === undefined ? undefined : new URL(config.upstream);
   const normalisedPrefix = normaliseTarget(config.match.pathPrefix).path;
   return {
     config,
@@ -163,8 +164,8 @@ function compileRoute(config: RouteConfig): CompiledRoute {
     prefix: trimSlash(normalisedPrefix),
     prefixSegments: trimSlash(normalisedPrefix).split('/').length - 1,
     methods: config.match.methods ? new Set(config.match.methods) : undefined,
-    upstreamOrigin: upstream.origin,
-    upstreamBasePath: trimSlash(upstream.pathname),
+    upstreamOrigin: upstream?.origin,
+    upstreamBasePath: upstream === undefined ? '' : trimSlash(upstream.pathname),
   };
 }
 

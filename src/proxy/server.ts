@@ -12,13 +12,13 @@ import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeou
 import type { Identity } from '../identity.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { RequestFacts } from '../verify/request-facts.js';
 import { readBody } from './body.js';
 import type { ProxyContext } from './context.js';
 import { forwardRequest, UpstreamPools } from './forward.js';
 import { buildUpstreamHeaders, requestIdFrom } from './headers.js';
+import { authenticateRequest, type OriginalRequest, type Resolved, resolveRequest } from './pipeline.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
-import { type CompiledRoute, matchRoute, normaliseHost, normaliseTarget, upstreamPath } from './router.js';
+import { normaliseHost, upstreamPath } from './router.js';
 import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
 
 /**
@@ -30,17 +30,6 @@ import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
  * → authenticate → forward (undici stream, or a spliced upgrade) → finish (access log, metrics,
  * in-flight count). Only the forward step and where an error is written differ.
  */
-
-interface Resolved {
-  readonly route: CompiledRoute;
-  readonly facts: RequestFacts;
-  readonly path: string;
-  readonly query: string;
-  readonly proto: string;
-  readonly host: string;
-  readonly requestId: string;
-  readonly clientIp: string;
-}
 
 const PORT_NUMBER = /^\d{1,5}$/;
 
@@ -211,23 +200,21 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
     return drained;
   }
 
-  #resolve(req: IncomingMessage, context: ProxyContext, requestId: string): Resolved {
-    const method = req.method ?? 'GET';
-    const hostHeader = req.headers.host;
-    if (hostHeader === undefined || hostHeader === '') throw new BadRequest('Missing Host header');
+  /** The request as the client sent it; the scheme and authority from a trusted front if any. */
+  #original(req: IncomingMessage, context: ProxyContext): OriginalRequest {
     // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first for routing, while every
     // copy would be forwarded and an upstream may read the last (route-bypass.test.ts).
     if (countHeader(req.rawHeaders, 'host') > 1) throw new BadRequest('More than one Host header');
     // With maxHeadersCount = limit + 1, an excess shows up as exactly one line too many.
     if (req.rawHeaders.length > 2 * context.config.limits.maxHeaders) throw new HeadersTooLarge();
-    const { path, query, routePath } = normaliseTarget(req.url ?? '');
-    const route = matchRoute(context.routes, normaliseHost(hostHeader), routePath, method);
-    if (route === undefined) throw new NotFound();
-
-    const trusted = context.isTrustedProxy(req.socket.remoteAddress);
-    let proto = (req.socket as Socket & { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    let host = hostHeader;
-    if (trusted) {
+    if (countHeader(req.rawHeaders, 'authorization') > 1)
+      throw new BadRequest('More than one Authorization header');
+    const hostHeader = req.headers.host;
+    let proto: 'http' | 'https' = (req.socket as Socket & { encrypted?: boolean }).encrypted
+      ? 'https'
+      : 'http';
+    let host = hostHeader ?? '';
+    if (context.isTrustedProxy(req.socket.remoteAddress)) {
       // Only a trusted ingress may tell us the scheme/host the client really used (OAuth1 base URL).
       const forwardedProto = firstValue(req.headers['x-forwarded-proto'])?.toLowerCase();
       if (forwardedProto === 'https' || forwardedProto === 'http') proto = forwardedProto;
@@ -236,44 +223,16 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
       const forwardedPort = firstValue(req.headers['x-forwarded-port']);
       if (forwardedPort && PORT_NUMBER.test(forwardedPort)) host = `${normaliseHost(host)}:${forwardedPort}`;
     }
-    const authorizationCount = countHeader(req.rawHeaders, 'authorization');
-    if (authorizationCount > 1) throw new BadRequest('More than one Authorization header');
     return {
-      route,
-      path,
-      query,
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      routingHost: hostHeader,
       proto,
       host,
-      requestId,
+      authorization: req.headers.authorization,
+      contentType: req.headers['content-type'],
       clientIp: req.socket.remoteAddress ?? '',
-      facts: {
-        method,
-        scheme: proto === 'https' ? 'https' : 'http',
-        host,
-        target: req.url ?? '/',
-        authorization: req.headers.authorization,
-        contentType: req.headers['content-type'],
-        body: undefined,
-      },
     };
-  }
-
-  async #authenticate(
-    req: IncomingMessage,
-    context: ProxyContext,
-    resolved: Resolved,
-    upgrade: boolean,
-  ): Promise<{ identity: Identity | undefined; body: Buffer | undefined }> {
-    const { route } = resolved;
-    if (route.config.auth === 'none') return { identity: undefined, body: undefined };
-    let facts = resolved.facts;
-    let body: Buffer | undefined;
-    // An upgrade request has no body (assertWebSocketHandshake), and its socket is no longer parsed.
-    if (!upgrade && context.authenticator.bodyNeeded(route, facts)) {
-      body = await readBody(req, context.config.limits.maxBodyBytes);
-      facts = { ...facts, body };
-    }
-    return { identity: await context.authenticator.authenticate(route, facts), body };
   }
 
   /** resolve → authenticate → forward → finish, for a plain request or an upgrade. */
@@ -293,24 +252,32 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
     let upstreamMs: number | undefined;
     let status = 0;
     try {
-      resolved = this.#resolve(req, context, requestId);
+      resolved = resolveRequest(context, this.#original(req, context), requestId);
       if (reply.upgrade) assertWebSocketHandshake(req);
-      const auth = await this.#authenticate(req, context, resolved, reply.upgrade);
-      identity = auth.identity;
       const { route } = resolved;
+      // A route without an upstream exists only for the authorize listener.
+      const origin = route.upstreamOrigin;
+      if (origin === undefined) throw new NotFound();
+      // An upgrade request has no body (assertWebSocketHandshake), and its socket is no longer parsed.
+      const auth = await authenticateRequest(
+        context,
+        resolved,
+        reply.upgrade ? undefined : () => readBody(req, context.config.limits.maxBodyBytes),
+      );
+      identity = auth.identity;
       const headers = upstreamHeaders(req, context, resolved, identity, reply.upgrade);
       const path = upstreamPath(route, resolved.path) + resolved.query;
       const upstreamStarted = performance.now();
       if (reply.upgrade) {
         status = await proxyUpgrade(req, reply.socket, reply.head, {
-          origin: route.upstreamOrigin,
+          origin,
           path,
           headers,
           timeoutMs: context.config.limits.upstreamTimeout,
         });
       } else {
         await forwardRequest(req, reply.res, {
-          pool: this.pools.get(route.upstreamOrigin, {
+          pool: this.pools.get(origin, {
             upstreamTimeoutMs: context.config.limits.upstreamTimeout,
           }),
           method: req.method ?? 'GET',

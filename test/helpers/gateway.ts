@@ -35,6 +35,9 @@ export interface TestGateway {
   /** `http://127.0.0.1:<port>` of the admin listener. */
   readonly adminUrl: string;
   readonly adminPort: number;
+  /** `http://127.0.0.1:<port>` of the authorize listener, when the config has `authorize`. */
+  readonly authorizeUrl: string | undefined;
+  readonly authorizePort: number | undefined;
   /** Every log line written so far (raw JSON text, one per entry). */
   readonly logs: string[];
   readonly configPath: string;
@@ -93,6 +96,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       logger,
       port: 0,
       adminPort: 0,
+      authorizePort: 0,
       watch: false,
       env: { ...inherited, ...options.env },
     });
@@ -108,6 +112,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     port,
     adminUrl: `http://127.0.0.1:${adminPort}`,
     adminPort,
+    authorizeUrl:
+      gateway.authorizeAddress === undefined
+        ? undefined
+        : `http://127.0.0.1:${gateway.authorizeAddress.port}`,
+    authorizePort: gateway.authorizeAddress?.port,
     logs,
     configPath,
     credentialsPath,
