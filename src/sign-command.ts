@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SIGNATURE_METHODS, type SignatureMethodName } from './config/schema.js';
-import { signOAuth1Request } from './verify/oauth1/index.js';
+import { signOAuth1Request } from './oauth1-client/sign.js';
+import { SIGNATURE_METHODS, type SignatureMethodName } from './verify/oauth1/signature-methods.js';
 
 /**
  * `oauth-gateway sign`: prints an OAuth 1.0a Authorization header (or a whole curl command) for

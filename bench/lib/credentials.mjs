@@ -32,9 +32,9 @@ export const AUTHLIB_ENV = {
 };
 
 async function loadSigner() {
-  // The signer is the project's own client-side RFC 5849 implementation (src/verify/oauth1/sign.ts).
+  // The signer is the project's own client-side RFC 5849 implementation (src/oauth1-client/sign.ts).
   try {
-    return await import('../../dist/verify/oauth1/sign.js');
+    return await import('../../dist/oauth1-client/sign.js');
   } catch {
     return undefined;
   }
@@ -57,7 +57,7 @@ function oauth1(signatureMethod) {
     records: { clients: [{ ...CLIENT, rsaPublicKey: null }], tokens: [TOKEN] },
     async available() {
       signer = await loadSigner();
-      return signer === undefined ? 'dist/verify/oauth1/sign.js missing (build the OAuth1 signer)' : true;
+      return signer === undefined ? 'dist/oauth1-client/sign.js missing (build the OAuth1 signer)' : true;
     },
     presign(target, count, file) {
       const prefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type GatewayError, HeadersTooLarge, InvalidSignature, UntrustedPeer } from '../errors.js';
-import type { Identity } from '../identity.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
@@ -9,6 +8,7 @@ import type { ProxyContext } from '../proxy/context.js';
 import { identityHeaderValue, requestIdFrom } from '../proxy/headers.js';
 import { authenticateRequest, type Resolved, resolveRequest } from '../proxy/pipeline.js';
 import { sendError, toGatewayError } from '../proxy/respond.js';
+import type { Identity } from '../verify/identity.js';
 import { describeOriginal, type FrontProxy } from './front-proxy.js';
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SIGNATURE_METHODS } from '../verify/oauth1/signature-methods.js';
 
 /**
  * The one schema for gateway.yaml. Types are derived from it (`GatewayFileConfig`), the JSON Schema
@@ -46,16 +47,6 @@ const cidr = z.string().refine(
   },
   { message: 'must be an IP address or CIDR like 10.0.0.0/8' },
 );
-
-export const SIGNATURE_METHODS = [
-  'HMAC-SHA1',
-  'HMAC-SHA256',
-  'HMAC-SHA512',
-  'RSA-SHA1',
-  'RSA-SHA256',
-  'PLAINTEXT',
-] as const;
-export type SignatureMethodName = (typeof SIGNATURE_METHODS)[number];
 
 export const AUTH_MODES = ['oauth1', 'oauth2', 'any', 'none'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];

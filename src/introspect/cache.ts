@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { TokenInfo } from '../verify/oauth2/token-info.js';
 import type { SharedTokenCache } from './shared-cache.js';
-import { INACTIVE, type TokenInfo } from './token-info.js';
+import { INACTIVE } from './token-info.js';
 
 /**
  * The one cache in front of every token source.

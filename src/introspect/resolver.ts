@@ -1,12 +1,13 @@
 import type { OAuth2Config, TokenSourceName } from '../config/schema.js';
 import { GatewayError, TemporarilyUnavailable } from '../errors.js';
 import type { CredentialStore } from '../store/types.js';
+import type { TokenInfo } from '../verify/oauth2/token-info.js';
 import { TokenCache, type TokenCacheStats } from './cache.js';
 import type { SharedTokenCache } from './shared-cache.js';
 import { createIntrospectionSource } from './sources/introspection.js';
 import { createJwtSource, type JwksTuning } from './sources/jwt.js';
 import { createStoreSource } from './sources/store.js';
-import { INACTIVE, type TokenInfo } from './token-info.js';
+import { INACTIVE } from './token-info.js';
 import type { TokenSource } from './token-source.js';
 
 /**

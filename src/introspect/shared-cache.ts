@@ -1,4 +1,4 @@
-import type { TokenInfo } from './token-info.js';
+import type { TokenInfo } from '../verify/oauth2/token-info.js';
 
 /**
  * Optional second-level cache shared by all replicas (Redis, key `introspect:{sha256hex(token)}`).

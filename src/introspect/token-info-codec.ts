@@ -1,4 +1,4 @@
-import type { TokenInfo } from './token-info.js';
+import type { TokenInfo } from '../verify/oauth2/token-info.js';
 
 /**
  * TokenInfo as stored in the shared (Redis) L2 cache. Whatever comes back from Redis is checked

@@ -1,5 +1,5 @@
 import type { TokenSourceName } from '../config/schema.js';
-import type { TokenInfo } from './token-info.js';
+import type { TokenInfo } from '../verify/oauth2/token-info.js';
 
 /**
  * One place that may know a bearer token. `lookup` answers:

@@ -1,6 +1,6 @@
 import type { AuthMode } from '../config/schema.js';
 import { type ChallengeScheme, CredentialsMissing } from '../errors.js';
-import type { Identity } from '../identity.js';
+import type { Identity } from '../verify/identity.js';
 import type { RequestFacts } from '../verify/request-facts.js';
 import type { CompiledRoute } from './router.js';
 

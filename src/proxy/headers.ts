@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GatewayFileConfig } from '../config/schema.js';
-import type { Identity } from '../identity.js';
+import type { Identity } from '../verify/identity.js';
 
 /**
  * All header hygiene in one place (the @fastify/reply-from / Envoy approach): hop-by-hop headers and

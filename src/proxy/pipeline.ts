@@ -1,5 +1,5 @@
 import { BadRequest, NotFound } from '../errors.js';
-import type { Identity } from '../identity.js';
+import type { Identity } from '../verify/identity.js';
 import type { RequestFacts } from '../verify/request-facts.js';
 import type { ProxyContext } from './context.js';
 import { type CompiledRoute, matchRoute, normaliseHost, normaliseTarget } from './router.js';

@@ -1,6 +1,5 @@
 import type { GatewayFileConfig } from '../config/schema.js';
-import { CredentialsMissing, InsufficientScope } from '../errors.js';
-import type { Identity } from '../identity.js';
+import { CredentialsMissing } from '../errors.js';
 import type { TokenResolver } from '../introspect/resolver.js';
 import type { CredentialStore, NonceStore } from '../store/types.js';
 import {
@@ -11,23 +10,13 @@ import {
 } from '../verify/oauth1/index.js';
 import { bearerBodyNeeded, extractBearerToken, hasBearerCredentials } from '../verify/oauth2/bearer.js';
 import { checkTokenInfo } from '../verify/oauth2/token-check.js';
+import { requireScopes } from '../verify/scope.js';
 import type { SchemeVerifier } from './authenticate.js';
-import type { CompiledRoute } from './router.js';
 
 /**
  * Adapters from the pure verifiers (src/verify/) to the proxy's SchemeVerifier seam, closed over
  * the tables built at config load (policy sets, stores, clock).
  */
-
-/** Route `scopes` are all required (DESIGN); the token's scopes come from the credential record. */
-export function requireScopes(identity: Identity, route: CompiledRoute): Identity {
-  const required = route.config.scopes;
-  if (required.length === 0) return identity;
-  for (const scope of required) {
-    if (!identity.scopes.includes(scope)) throw new InsufficientScope(identity.method, required.join(' '));
-  }
-  return identity;
-}
 
 export interface OAuth1SchemeDeps {
   readonly credentials: CredentialStore;
@@ -46,7 +35,11 @@ export function createOAuth1Scheme(config: GatewayFileConfig, deps: OAuth1Scheme
   return {
     present: (facts) => hasOAuth1Credentials(facts),
     bodyNeeded: (facts) => oauth1BodyNeeded(facts, policy),
-    verify: async (facts, route) => requireScopes(await verifyOAuth1Request(facts, context), route),
+    verify: async (facts, route) => {
+      const identity = await verifyOAuth1Request(facts, context);
+      requireScopes('oauth1', identity.scopes, route.config.scopes);
+      return identity;
+    },
   };
 }
 

@@ -9,9 +9,9 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
-import type { Identity } from '../identity.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Identity } from '../verify/identity.js';
 import { readBody } from './body.js';
 import type { ProxyContext } from './context.js';
 import { forwardRequest, UpstreamPools } from './forward.js';

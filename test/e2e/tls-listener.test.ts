@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { signOAuth1Request } from '../../src/verify/oauth1/sign.js';
+import { signOAuth1Request } from '../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 

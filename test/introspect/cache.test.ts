@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/errors.js';
 import { TokenCache, tokenCacheKey } from '../../src/introspect/cache.js';
 import type { SharedTokenCache } from '../../src/introspect/shared-cache.js';
-import type { TokenInfo } from '../../src/introspect/token-info.js';
+import type { TokenInfo } from '../../src/verify/oauth2/token-info.js';
 
 const START = 1_700_000_000_000;
 

@@ -7,9 +7,9 @@ import {
   InvalidToken,
   TemporarilyUnavailable,
 } from '../../src/errors.js';
-import type { Identity } from '../../src/identity.js';
 import { createTokenResolver, type TokenResolver } from '../../src/introspect/resolver.js';
 import { FileCredentialStore } from '../../src/store/file.js';
+import type { Identity } from '../../src/verify/identity.js';
 import { type BearerOptions, extractBearerToken } from '../../src/verify/oauth2/bearer.js';
 import { checkTokenInfo, type TokenRequirement } from '../../src/verify/oauth2/token-check.js';
 import type { RequestFacts } from '../../src/verify/request-facts.js';

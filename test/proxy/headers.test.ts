@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '../../src/config/load.js';
-import type { Identity } from '../../src/identity.js';
 import {
   buildHeaderPolicy,
   buildUpstreamHeaders,
@@ -10,6 +9,7 @@ import {
   identityHeaderValue,
   requestIdFrom,
 } from '../../src/proxy/headers.js';
+import type { Identity } from '../../src/verify/identity.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

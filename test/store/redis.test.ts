@@ -3,7 +3,6 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseGatewayConfig } from '../../src/config/load.js';
 import type { SharedTokenCache } from '../../src/introspect/shared-cache.js';
-import type { TokenInfo } from '../../src/introspect/token-info.js';
 import { reviveTokenInfo } from '../../src/introspect/token-info-codec.js';
 import {
   createRedisClient,
@@ -12,6 +11,7 @@ import {
   RedisNonceStore,
   RedisSharedTokenCache,
 } from '../../src/store/redis.js';
+import type { TokenInfo } from '../../src/verify/oauth2/token-info.js';
 import { testRedisConfig } from './support.js';
 
 const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');

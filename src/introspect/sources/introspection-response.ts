@@ -1,4 +1,5 @@
-import { INACTIVE, internClientId, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+import type { TokenInfo } from '../../verify/oauth2/token-info.js';
+import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
 
 /**
  * RFC 7662 §2.2 response → TokenInfo, strictly. A response we cannot read with certainty is a

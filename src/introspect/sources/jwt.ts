@@ -8,7 +8,8 @@ import {
 } from 'jose';
 import type { JwtConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
-import { INACTIVE, internClientId, parseScope, type TokenInfo, userFromClaims } from '../token-info.js';
+import type { TokenInfo } from '../../verify/oauth2/token-info.js';
+import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
 
 /**

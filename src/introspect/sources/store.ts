@@ -1,5 +1,6 @@
 import type { BearerToken, CredentialStore } from '../../store/types.js';
-import { INACTIVE, type TokenInfo } from '../token-info.js';
+import type { TokenInfo } from '../../verify/oauth2/token-info.js';
+import { INACTIVE } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
 
 /**

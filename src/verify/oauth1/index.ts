@@ -10,13 +10,6 @@ export {
   parseAuthorizationHeader,
   parseFormEncoded,
 } from './params.js';
-export {
-  formatAuthorizationHeader,
-  type SignOAuth1Input,
-  signOAuth1Params,
-  signOAuth1Request,
-  splitUrl,
-} from './sign.js';
 export { getSignatureMethod, type SignatureMethod, signingKey } from './signature-methods.js';
 export {
   computeBaseString,

@@ -1,5 +1,4 @@
 import { constants, createHmac, type KeyObject, sign, verify } from 'node:crypto';
-import type { SignatureMethodName } from '../../config/schema.js';
 import { percentEncode } from './encoding.js';
 import { safeEqualStrings } from './safe-equal.js';
 
@@ -9,6 +8,20 @@ import { safeEqualStrings } from './safe-equal.js';
  * benchmarks). HMAC is computed synchronously (cheap); RSA verification runs on the libuv pool
  * through the callback form of crypto.verify so it never blocks the event loop.
  */
+
+/**
+ * The `oauth_signature_method` values this table implements: the one list config validation
+ * (`oauth1.signatureMethods`) and the `sign` command accept.
+ */
+export const SIGNATURE_METHODS = [
+  'HMAC-SHA1',
+  'HMAC-SHA256',
+  'HMAC-SHA512',
+  'RSA-SHA1',
+  'RSA-SHA256',
+  'PLAINTEXT',
+] as const;
+export type SignatureMethodName = (typeof SIGNATURE_METHODS)[number];
 
 export interface VerifySignatureInput {
   readonly baseString: string;

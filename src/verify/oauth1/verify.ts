@@ -6,12 +6,12 @@ import {
   InvalidTimestamp,
   InvalidToken,
 } from '../../errors.js';
-import type { Identity } from '../../identity.js';
-import type { CredentialStore, NonceStore, OAuth1Token } from '../../store/types.js';
+import type { Identity } from '../identity.js';
 import type { RequestFacts } from '../request-facts.js';
 import { buildBaseString } from './base-string.js';
 import { computeBodyHash } from './body-hash.js';
 import { percentEncode } from './encoding.js';
+import type { CredentialLookup, NonceRegistry, TokenCredentials } from './lookups.js';
 import {
   type CollectedParams,
   collectOAuthParams,
@@ -45,8 +45,8 @@ export interface OAuth1VerifyContext {
   readonly policy: OAuth1Policy;
   /** Epoch milliseconds. */
   readonly now: () => number;
-  readonly credentials: Pick<CredentialStore, 'getClient' | 'getToken'>;
-  readonly nonces: NonceStore;
+  readonly credentials: CredentialLookup;
+  readonly nonces: NonceRegistry;
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -136,7 +136,7 @@ export async function verifyOAuth1Request(facts: RequestFacts, ctx: OAuth1Verify
   const client = await ctx.credentials.getClient(protocol.consumerKey);
   if (client === undefined) throw new InvalidClient();
 
-  let token: OAuth1Token | undefined;
+  let token: TokenCredentials | undefined;
   if (protocol.token !== undefined) {
     token = await ctx.credentials.getToken(protocol.token);
     // A token issued to another client is as unknown as a made-up one.

@@ -1,6 +1,7 @@
-import { InsufficientScope, InvalidToken } from '../../errors.js';
-import type { Identity } from '../../identity.js';
-import type { TokenInfo } from '../../introspect/token-info.js';
+import { InvalidToken } from '../../errors.js';
+import type { Identity } from '../identity.js';
+import { requireScopes } from '../scope.js';
+import type { TokenInfo } from './token-info.js';
 
 /** What one route demands of a bearer token. */
 export interface TokenRequirement {
@@ -28,11 +29,7 @@ export function checkTokenInfo(info: TokenInfo, requirement: TokenRequirement, n
     throw new InvalidToken('oauth2');
   }
 
-  for (const scope of requirement.scopes) {
-    if (!info.scopes.includes(scope)) {
-      throw new InsufficientScope('oauth2', requirement.scopes.join(' '));
-    }
-  }
+  requireScopes('oauth2', info.scopes, requirement.scopes);
 
   return {
     method: 'oauth2',

@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import {
   formatAuthorizationHeader,
-  percentEncode,
   type SignOAuth1Input,
   signOAuth1Params,
-} from '../../../src/verify/oauth1/index.js';
+} from '../../../src/oauth1-client/sign.js';
+import { percentEncode } from '../../../src/verify/oauth1/encoding.js';
 import type { Param } from '../../../src/verify/oauth1/params.js';
 import { rawRequest } from '../../helpers/raw-http.js';
 import {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { signOAuth1Request } from '../../../src/verify/oauth1/index.js';
+import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import {
   ALICE,

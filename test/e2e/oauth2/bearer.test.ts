@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signOAuth1Request } from '../../../src/verify/oauth1/sign.js';
+import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { rawRequest } from '../../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';

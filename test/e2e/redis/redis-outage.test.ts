@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signOAuth1Request } from '../../../src/verify/oauth1/sign.js';
+import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { bearer, errorCode, histogram, send, sha256Hex, sleep, until } from '../oauth2/support.js';

@@ -1,4 +1,4 @@
-import { type SignOAuth1Input, signOAuth1Request } from '../../../src/verify/oauth1/sign.js';
+import { type SignOAuth1Input, signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 
 /**
  * Credentials every security test uses. The secrets are long, distinctive strings so a scan of

@@ -1,13 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { MemoryNonceStore } from '../../../src/store/memory.js';
-import type { NonceStore } from '../../../src/store/types.js';
-import type { Param } from '../../../src/verify/oauth1/params.js';
 import {
   formatAuthorizationHeader,
   type SignOAuth1Input,
   signOAuth1Params,
   splitUrl,
-} from '../../../src/verify/oauth1/sign.js';
+} from '../../../src/oauth1-client/sign.js';
+import { MemoryNonceStore } from '../../../src/store/memory.js';
+import type { NonceStore } from '../../../src/store/types.js';
+import type { Param } from '../../../src/verify/oauth1/params.js';
 import type { OAuth1Policy, OAuth1VerifyContext } from '../../../src/verify/oauth1/verify.js';
 import type { RequestFacts } from '../../../src/verify/request-facts.js';
 import { policy, TestCredentials } from './support.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { splitUrl } from '../../../src/oauth1-client/sign.js';
 import type { OAuth1Client, OAuth1Token } from '../../../src/store/types.js';
-import { splitUrl } from '../../../src/verify/oauth1/sign.js';
 import type { OAuth1Policy } from '../../../src/verify/oauth1/verify.js';
 import type { RequestFacts } from '../../../src/verify/request-facts.js';
 

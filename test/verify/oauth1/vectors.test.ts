@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { formatAuthorizationHeader, splitUrl } from '../../../src/oauth1-client/sign.js';
 import { MemoryNonceStore } from '../../../src/store/memory.js';
 import {
   buildBaseString,
@@ -9,7 +10,6 @@ import {
 import { computeBodyHash } from '../../../src/verify/oauth1/body-hash.js';
 import { percentEncode } from '../../../src/verify/oauth1/encoding.js';
 import { parseFormEncoded } from '../../../src/verify/oauth1/params.js';
-import { formatAuthorizationHeader, splitUrl } from '../../../src/verify/oauth1/sign.js';
 import { getSignatureMethod } from '../../../src/verify/oauth1/signature-methods.js';
 import { computeBaseString, verifyOAuth1Request } from '../../../src/verify/oauth1/verify.js';
 import type { RequestFacts } from '../../../src/verify/request-facts.js';

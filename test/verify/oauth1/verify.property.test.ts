@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayError, InvalidRequest } from '../../../src/errors.js';
+import { formatAuthorizationHeader } from '../../../src/oauth1-client/sign.js';
 import { percentEncode } from '../../../src/verify/oauth1/encoding.js';
 import type { Param } from '../../../src/verify/oauth1/params.js';
-import { formatAuthorizationHeader } from '../../../src/verify/oauth1/sign.js';
 import {
   computeBaseString,
   hasOAuth1Credentials,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type GatewayError, InsufficientScope, InvalidToken } from '../../../src/errors.js';
-import type { TokenInfo } from '../../../src/introspect/token-info.js';
 import { checkTokenInfo } from '../../../src/verify/oauth2/token-check.js';
+import type { TokenInfo } from '../../../src/verify/oauth2/token-info.js';
 
 const NOW_MS = 1_700_000_000_000;
 const NOW_S = NOW_MS / 1000;

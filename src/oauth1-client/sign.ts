@@ -1,10 +1,9 @@
 import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
-import type { SignatureMethodName } from '../../config/schema.js';
-import { buildBaseString } from './base-string.js';
-import { computeBodyHash } from './body-hash.js';
-import { percentEncode } from './encoding.js';
-import { isFormContentType, type Param, parseFormEncoded, rawQuery } from './params.js';
-import { getSignatureMethod } from './signature-methods.js';
+import { buildBaseString } from '../verify/oauth1/base-string.js';
+import { computeBodyHash } from '../verify/oauth1/body-hash.js';
+import { percentEncode } from '../verify/oauth1/encoding.js';
+import { isFormContentType, type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
+import { getSignatureMethod, type SignatureMethodName } from '../verify/oauth1/signature-methods.js';
 
 /**
  * The client side of RFC 5849: signs a request and formats the Authorization header. Used by the

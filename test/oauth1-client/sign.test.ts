@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import OAuth10a from 'oauth-1.0a';
 import { describe, expect, it } from 'vitest';
-import type { SignatureMethodName } from '../../../src/config/schema.js';
-import { InvalidSignature } from '../../../src/errors.js';
-import { parseAuthorizationHeader } from '../../../src/verify/oauth1/params.js';
-import { signOAuth1Params, signOAuth1Request, splitUrl } from '../../../src/verify/oauth1/sign.js';
-import { computeBaseString, verifyOAuth1Request } from '../../../src/verify/oauth1/verify.js';
-import type { RequestFacts } from '../../../src/verify/request-facts.js';
-import { CLIENT, context, NOW_S, rsa, signedRequest, TOKEN, toFacts } from './fixtures.js';
+import { InvalidSignature } from '../../src/errors.js';
+import { signOAuth1Params, signOAuth1Request, splitUrl } from '../../src/oauth1-client/sign.js';
+import { parseAuthorizationHeader } from '../../src/verify/oauth1/params.js';
+import type { SignatureMethodName } from '../../src/verify/oauth1/signature-methods.js';
+import { computeBaseString, verifyOAuth1Request } from '../../src/verify/oauth1/verify.js';
+import type { RequestFacts } from '../../src/verify/request-facts.js';
+import { CLIENT, context, NOW_S, rsa, signedRequest, TOKEN, toFacts } from '../verify/oauth1/fixtures.js';
 
 const METHODS: readonly SignatureMethodName[] = [
   'HMAC-SHA1',
