@@ -6,7 +6,7 @@
  */
 
 /** Which challenge(s) a 401/400/403 carries in `WWW-Authenticate`. */
-export type ChallengeScheme = 'oauth1' | 'oauth2';
+export type ChallengeScheme = 'oauth1' | 'oauth2' | 'dpop';
 
 /** RFC 5849 has no error registry; these are the OAuth Problem Reporting extension names. */
 export type OAuth1Problem =
@@ -136,6 +136,26 @@ export class InvalidToken extends GatewayError {
   }
 }
 
+/** RFC 9449 §7.1: a missing, malformed, replayed or unbound DPoP proof. */
+export class InvalidDpopProof extends GatewayError {
+  constructor(description = 'The DPoP proof is not valid') {
+    super('invalid_dpop_proof', 401, description, { challenges: ['dpop'] });
+  }
+}
+
+/**
+ * RFC 9449 §9: the proof lacks the server's current nonce. The response carries a fresh one in
+ * the `DPoP-Nonce` header (respond.ts), and the client retries with it.
+ */
+export class UseDpopNonce extends GatewayError {
+  /** Set by the caller that knows the current nonce, before the error is answered. */
+  nonce: string | undefined;
+  constructor(nonce?: string) {
+    super('use_dpop_nonce', 401, 'Resource server requires a DPoP nonce', { challenges: ['dpop'] });
+    this.nonce = nonce;
+  }
+}
+
 export class InvalidSignature extends GatewayError {
   constructor(description = 'The request signature is not valid') {
     super('invalid_signature', 401, description, {
@@ -218,6 +238,8 @@ export const ERROR_CODES = [
   'invalid_client',
   'invalid_token',
   'invalid_signature',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
   'invalid_nonce',
   'invalid_timestamp',
   'insufficient_scope',

@@ -26,6 +26,8 @@ describe('error codes', () => {
       new errors.InvalidClient(),
       new errors.InvalidToken('oauth2'),
       new errors.InvalidSignature(),
+      new errors.InvalidDpopProof(),
+      new errors.UseDpopNonce(),
       new errors.InvalidNonce(),
       new errors.InvalidTimestamp(),
       new errors.InsufficientScope('oauth2', 'a'),

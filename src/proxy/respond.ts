@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, InternalError } from '../errors.js';
+import { GatewayError, InternalError, UseDpopNonce } from '../errors.js';
 
 /**
  * The only place where errors become HTTP: status, JSON body, `WWW-Authenticate`.
@@ -11,6 +11,8 @@ import { GatewayError, InternalError } from '../errors.js';
 export interface Realms {
   readonly oauth1: string;
   readonly oauth2: string;
+  /** RFC 9449 §7.1 `algs` of the DPoP challenge (space-separated); undefined when DPoP is off. */
+  readonly dpopAlgorithms?: string | undefined;
 }
 
 const NOT_VISIBLE = /[^\x20-\x7e]/g;
@@ -28,6 +30,12 @@ function challenges(error: GatewayError, realms: Realms): string[] {
       let value = `OAuth realm=${quoted(realms.oauth1)}`;
       if (error.exposeCode && error.oauthProblem !== undefined)
         value += `, oauth_problem=${quoted(error.oauthProblem)}`;
+      out.push(value);
+    } else if (scheme === 'dpop') {
+      // RFC 9449 §7.1: DPoP realm="…", algs="…"[, error="…", error_description="…"].
+      let value = `DPoP realm=${quoted(realms.oauth2)}, algs=${quoted(realms.dpopAlgorithms ?? 'ES256')}`;
+      if (error.exposeCode)
+        value += `, error=${quoted(error.code)}, error_description=${quoted(error.description)}`;
       out.push(value);
     } else {
       let value = `Bearer realm=${quoted(realms.oauth2)}`;
@@ -63,6 +71,8 @@ function headersFor(error: GatewayError, realms: Realms, payload: string): Recor
   const challenge = challenges(error, realms);
   if (challenge.length > 0) headers['www-authenticate'] = challenge;
   if (error.status === 503) headers['retry-after'] = '1';
+  // RFC 9449 §8.1: the nonce the client must put in its next proof.
+  if (error instanceof UseDpopNonce && error.nonce !== undefined) headers['dpop-nonce'] = error.nonce;
   return headers;
 }
 
