@@ -86,9 +86,10 @@ export async function authenticateRequest(
   if (route.config.auth === 'none') return { identity: undefined, body: undefined };
   let facts = resolved.facts;
   let body: Buffer | undefined;
-  if (readBody !== undefined && context.authenticator.bodyNeeded(route, facts)) {
+  const detection = context.authenticator.detect(route, facts);
+  if (readBody !== undefined && detection.bodyNeeded) {
     body = await readBody();
     facts = { ...facts, body };
   }
-  return { identity: await context.authenticator.authenticate(route, facts), body };
+  return { identity: await context.authenticator.authenticate(route, facts, detection), body };
 }

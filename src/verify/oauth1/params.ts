@@ -194,12 +194,6 @@ export function isFormContentType(contentType: string | undefined): boolean {
   return mediaType.length === FORM_MEDIA_TYPE.length && mediaType.toLowerCase() === FORM_MEDIA_TYPE;
 }
 
-/** The form body parameters, when the body is a form (an unread body counts as empty). */
-export function formBodyParams(facts: Pick<RequestFacts, 'contentType' | 'body'>): Param[] {
-  if (!isFormContentType(facts.contentType) || facts.body === undefined) return [];
-  return parseFormEncoded(facts.body.toString('utf8'));
-}
-
 // ── Protocol parameters (RFC 5849 §3.5) ───────────────────────────────────────────────────────
 
 const PROTOCOL_PREFIX = 'oauth_';
@@ -247,17 +241,66 @@ function extractProtocolParams(params: readonly Param[]): ProtocolParams {
 }
 
 /**
+ * What a request carries for OAuth 1.0a, parsed once (RFC 5849 §3.5): the OAuth Authorization
+ * header, the query and, once read, the form body. Scheme detection, the body decision and
+ * verification all read this one parse.
+ */
+export interface OAuth1Carried {
+  /**
+   * The OAuth Authorization header's parameters; undefined when the header does not use the OAuth
+   * scheme; the InvalidRequest it earned when malformed (thrown by verification, not detection).
+   */
+  readonly header: AuthorizationParams | InvalidRequest | undefined;
+  readonly query: readonly Param[];
+  /** Whether the body is application/x-www-form-urlencoded (and so part of the signature). */
+  readonly formBody: boolean;
+  /** The form body's parameters; empty when the body is not a form or was not read. */
+  readonly body: readonly Param[];
+}
+
+const NO_PARAMS: readonly Param[] = Object.freeze([]);
+
+function parseHeaderOnce(
+  authorization: string | undefined,
+): AuthorizationParams | InvalidRequest | undefined {
+  if (!isOAuthAuthorization(authorization)) return undefined;
+  try {
+    return parseAuthorizationHeader(authorization!);
+  } catch (error) {
+    if (error instanceof InvalidRequest) return error;
+    throw error;
+  }
+}
+
+/** Parses what `facts` carries (its body too, when the proxy has read it). Never throws. */
+export function readOAuth1Params(
+  facts: Pick<RequestFacts, 'authorization' | 'target' | 'contentType'> & {
+    readonly body?: Buffer | undefined;
+  },
+): OAuth1Carried {
+  const formBody = isFormContentType(facts.contentType);
+  return {
+    header: parseHeaderOnce(facts.authorization),
+    query: parseFormEncoded(rawQuery(facts.target)),
+    formBody,
+    body: formBody && facts.body !== undefined ? parseFormEncoded(facts.body.toString('utf8')) : NO_PARAMS,
+  };
+}
+
+/** The same parse, completed with the body the proxy read after detection. */
+export function withOAuth1Body(carried: OAuth1Carried, body: Buffer): OAuth1Carried {
+  if (!carried.formBody) return carried;
+  return { ...carried, body: parseFormEncoded(body.toString('utf8')) };
+}
+
+/**
  * Gathers every request parameter and the protocol parameters. Protocol (`oauth_*`) parameters
  * must come from exactly one place — the OAuth Authorization header, the query or the form body
  * (§3.5 lists them as alternatives; oauthlib rejects a mix) — and each at most once.
  */
-export function collectOAuthParams(facts: RequestFacts): CollectedParams {
-  const header = isOAuthAuthorization(facts.authorization)
-    ? parseAuthorizationHeader(facts.authorization!)
-    : undefined;
-  const query = parseFormEncoded(rawQuery(facts.target));
-  const formBody = isFormContentType(facts.contentType);
-  const body = formBody ? formBodyParams(facts) : [];
+export function collectCarriedParams(carried: OAuth1Carried): CollectedParams {
+  const { header, query, body, formBody } = carried;
+  if (header instanceof InvalidRequest) throw header;
 
   const sources: ParamSource[] = [];
   if (header !== undefined) sources.push('header');
@@ -271,8 +314,13 @@ export function collectOAuthParams(facts: RequestFacts): CollectedParams {
   const protocol = extractProtocolParams(protocolList);
 
   const signed: Param[] = [];
-  for (const list of [query, header?.params ?? [], body]) {
+  for (const list of [query, header?.params ?? NO_PARAMS, body]) {
     for (const param of list) if (param[0] !== 'oauth_signature') signed.push(param);
   }
   return { source, protocol, signed, formBody };
+}
+
+/** collectCarriedParams over a fresh parse of `facts` (tests, library use). */
+export function collectOAuthParams(facts: RequestFacts): CollectedParams {
+  return collectCarriedParams(readOAuth1Params(facts));
 }

@@ -14,14 +14,10 @@ import { percentEncode } from './encoding.js';
 import type { CredentialLookup, NonceRegistry, TokenCredentials } from './lookups.js';
 import {
   type CollectedParams,
-  collectOAuthParams,
-  formBodyParams,
-  isFormContentType,
-  isOAuthAuthorization,
+  collectCarriedParams,
+  type OAuth1Carried,
   type Param,
-  parseAuthorizationHeader,
-  parseFormEncoded,
-  rawQuery,
+  readOAuth1Params,
 } from './params.js';
 import { safeEqualStrings } from './safe-equal.js';
 import { getSignatureMethod } from './signature-methods.js';
@@ -64,7 +60,7 @@ function baseStringOf(facts: RequestFacts, collected: CollectedParams): string {
 
 /** The §3.4.1 signature base string the verifier computes for `facts` (for tests and debugging). */
 export function computeBaseString(facts: RequestFacts): string {
-  return baseStringOf(facts, collectOAuthParams(facts));
+  return baseStringOf(facts, collectCarriedParams(readOAuth1Params(facts)));
 }
 
 /**
@@ -106,9 +102,19 @@ function nonceKey(clientId: string, token: string | undefined, timestamp: string
   return `${percentEncode(clientId)}:${percentEncode(token ?? '')}:${timestamp}:${percentEncode(nonce)}`;
 }
 
-export async function verifyOAuth1Request(facts: RequestFacts, ctx: OAuth1VerifyContext): Promise<Identity> {
+/** Verifies `facts` from scratch (tests, library use); the proxy detects first, then verifies. */
+export function verifyOAuth1Request(facts: RequestFacts, ctx: OAuth1VerifyContext): Promise<Identity> {
+  return verifyOAuth1Carried(facts, readOAuth1Params(facts), ctx);
+}
+
+/** Verifies the request whose parameters `carried` already holds (parsed once by detectOAuth1). */
+export async function verifyOAuth1Carried(
+  facts: RequestFacts,
+  carried: OAuth1Carried,
+  ctx: OAuth1VerifyContext,
+): Promise<Identity> {
   const { policy } = ctx;
-  const collected = collectOAuthParams(facts);
+  const collected = collectCarriedParams(carried);
   const { protocol } = collected;
 
   // §3.1: oauth_version is optional, and if present MUST be "1.0".
@@ -169,29 +175,49 @@ export async function verifyOAuth1Request(facts: RequestFacts, ctx: OAuth1Verify
   return token?.userId === undefined ? identity : { ...identity, user: token.userId };
 }
 
-// ── Helpers for the proxy layer ────────────────────────────────────────────────────────────────
+// ── Detection (for the proxy layer) ────────────────────────────────────────────────────────────
 
 type FactsWithoutBody = Omit<RequestFacts, 'body'>;
 
+/** What detectOAuth1 found: the one parse, and whether the body must be read before verifying. */
+export interface OAuth1Detection {
+  readonly carried: OAuth1Carried;
+  readonly bodyNeeded: boolean;
+}
+
+function isBodyHashParam(param: Param): boolean {
+  return param[0] === BODY_HASH_PARAM;
+}
+
 /**
- * Whether the proxy must read the body before calling verifyOAuth1Request: form bodies are signed
- * parameter by parameter; a body hash needs the bytes.
+ * Whether the proxy must read the body before verifying: form bodies are signed parameter by
+ * parameter; a body hash needs the bytes.
  */
-export function oauth1BodyNeeded(facts: FactsWithoutBody, policy: OAuth1Policy): boolean {
-  if (isFormContentType(facts.contentType)) return true;
+function bodyNeeded(facts: FactsWithoutBody, carried: OAuth1Carried, policy: OAuth1Policy): boolean {
+  if (carried.formBody) return true;
   if (policy.bodyHash === 'required') return true;
   if (policy.bodyHash === 'off') return false;
   // Cheap pre-filter on the hot path; a name disguised with percent-escapes only fails closed
   // (the hash is then checked against an empty body).
   if (!facts.target.includes('body') && facts.authorization?.includes('body') !== true) return false;
-  if (parseFormEncoded(rawQuery(facts.target)).some(([name]) => name === BODY_HASH_PARAM)) return true;
-  if (!isOAuthAuthorization(facts.authorization)) return false;
-  try {
-    return parseAuthorizationHeader(facts.authorization!).params.some(([name]) => name === BODY_HASH_PARAM);
-  } catch {
-    // Malformed: verification will reject it without looking at the body.
-    return false;
-  }
+  if (carried.query.some(isBodyHashParam)) return true;
+  const { header } = carried;
+  // A malformed header: verification rejects it without looking at the body.
+  return header !== undefined && !(header instanceof InvalidRequest) && header.params.some(isBodyHashParam);
+}
+
+/**
+ * Parses the request's OAuth 1.0a parameters once (before the body is read) and decides whether
+ * the body is needed; the proxy completes the parse with withOAuth1Body, then verifies it.
+ */
+export function detectOAuth1(facts: FactsWithoutBody, policy: OAuth1Policy): OAuth1Detection {
+  const carried = readOAuth1Params(facts);
+  return { carried, bodyNeeded: bodyNeeded(facts, carried, policy) };
+}
+
+/** Whether the proxy must read the body before verifyOAuth1Request (see detectOAuth1). */
+export function oauth1BodyNeeded(facts: FactsWithoutBody, policy: OAuth1Policy): boolean {
+  return detectOAuth1(facts, policy).bodyNeeded;
 }
 
 const CREDENTIAL_PARAMS: ReadonlySet<string> = new Set(['oauth_consumer_key', 'oauth_signature']);
@@ -202,13 +228,16 @@ function namesCredential(params: readonly Param[]): boolean {
 
 /**
  * Whether the request carries OAuth 1.0a credentials anywhere (§3.5): an OAuth Authorization
- * header, or oauth_consumer_key / oauth_signature in the query or (when given) the form body.
+ * header, or oauth_consumer_key / oauth_signature in the query or (once read) the form body.
  * Used by `auth: any` to pick the scheme and to tell "no credentials" from "bad credentials".
  */
+export function carriesOAuth1(carried: OAuth1Carried): boolean {
+  return carried.header !== undefined || namesCredential(carried.query) || namesCredential(carried.body);
+}
+
+/** carriesOAuth1 over a fresh parse of `facts` (tests, library use). */
 export function hasOAuth1Credentials(
   facts: FactsWithoutBody & { readonly body?: Buffer | undefined },
 ): boolean {
-  if (isOAuthAuthorization(facts.authorization)) return true;
-  if (namesCredential(parseFormEncoded(rawQuery(facts.target)))) return true;
-  return namesCredential(formBodyParams({ contentType: facts.contentType, body: facts.body }));
+  return carriesOAuth1(readOAuth1Params(facts));
 }
