@@ -64,6 +64,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   metrics.setConfigHash(initial.loaded.hash);
   const proxy = new GatewayServer(initial, logger, metrics);
   metrics.trackTokenResolver(() => proxy.context.tokens.stats());
+  metrics.trackNonceStore(() => proxy.context.nonceStats());
   let draining = false;
   const admin = createAdminServer(
     () => proxy.context.readiness(),

@@ -13,6 +13,8 @@ import { buildRouteTable } from './proxy/router.js';
 import { createOAuth1Scheme, createOAuth2Scheme } from './proxy/schemes.js';
 import {
   createStores,
+  MemoryNonceStore,
+  type NonceStoreStats,
   needsRedis,
   type RedisConnection,
   RedisSharedTokenCache,
@@ -31,6 +33,8 @@ export interface Runtime extends ProxyContext {
   readonly stores: Stores;
   readonly redis: RedisConnection | undefined;
   readonly tokens: TokenResolver;
+  /** Nonce store numbers for metrics (a Redis store reports only the configured window). */
+  nonceStats(): NonceStoreStats;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
   /** Release what this runtime owns that `next` (the runtime replacing it, if any) does not reuse. */
@@ -95,7 +99,20 @@ export async function buildRuntime(
   const redis = await connectRedis(config, previous, options.logger);
   let stores: Stores;
   try {
-    stores = createStores(loaded, redis, previous?.stores);
+    stores = createStores(loaded, redis, previous?.stores, {
+      onFloorRaise: (report) =>
+        options.logger?.warn(
+          {
+            cause: 'oauth1.nonceStore.maxEntries reached',
+            maxEntries: report.maxEntries,
+            floor: report.floor,
+            effectiveWindowSeconds: Math.floor(report.effectiveWindowMs / 1000),
+            raises: report.raises,
+            droppedNonces: report.dropped,
+          },
+          'nonce store full: oldest oauth_timestamps now refused as stale (effective window shrank); raise oauth1.nonceStore.maxEntries or use the redis nonce store',
+        ),
+    });
   } catch (error) {
     if (redis !== undefined && redis !== previous?.redis) await redis.close();
     throw error;
@@ -125,6 +142,12 @@ export async function buildRuntime(
     redis,
     tokens,
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
+    nonceStats: () => {
+      const windowMs = config.oauth1.timestampWindow;
+      const nonces = stores.nonces;
+      if (nonces instanceof MemoryNonceStore) return nonces.stats(windowMs);
+      return { entries: 0, bytes: 0, floorRaises: 0, effectiveWindowMs: windowMs };
+    },
     readiness: async () => {
       const checks: Record<string, boolean> = { config: true };
       if (redis !== undefined) checks['redis'] = await redis.ping();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_NONCES } from '../store/memory.js';
 import { SIGNATURE_METHODS } from '../verify/oauth1/signature-methods.js';
 
 /**
@@ -127,6 +128,11 @@ const redisSchema = z
     sentinelPassword: z.string().min(1).optional(),
     /** Cluster mode: seed nodes. */
     cluster: z.array(redisNode(6379)).min(1).optional(),
+    /**
+     * Run the Redis nonce store even though Redis may evict keys (maxmemory-policy allkeys-* or
+     * volatile-*): an evicted nonce can be replayed. Off: the gateway refuses to start.
+     */
+    allowEvictingPolicy: z.boolean().default(false),
   })
   .superRefine((redis, ctx) => {
     if (redis.sentinels !== undefined && redis.cluster !== undefined) {
@@ -161,6 +167,26 @@ const credentialsSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+const memoryNonceStore = z.strictObject({
+  type: z.literal('memory'),
+  /** Most nonces remembered; beyond it the oldest timestamps are refused (the floor rises). */
+  maxEntries: z.number().int().positive().default(DEFAULT_MAX_NONCES),
+});
+const redisNonceStore = z.strictObject({ type: z.literal('redis') });
+
+/**
+ * `memory` / `redis` (the original string form, still accepted) or `{ type: memory, maxEntries }` /
+ * `{ type: redis }`; always the object form after parsing.
+ */
+const nonceStoreSchema = z
+  .union([z.enum(['memory', 'redis']), memoryNonceStore, redisNonceStore])
+  .transform((store) => {
+    if (store === 'memory') return { type: 'memory' as const, maxEntries: DEFAULT_MAX_NONCES };
+    if (store === 'redis') return { type: 'redis' as const };
+    return store;
+  })
+  .prefault('memory');
+
 const oauth1Schema = z.strictObject({
   realm: z.string().default('oauth-gateway'),
   signatureMethods: z
@@ -168,7 +194,7 @@ const oauth1Schema = z.strictObject({
     .min(1)
     .default(['HMAC-SHA1', 'HMAC-SHA256', 'RSA-SHA1']),
   timestampWindow: duration.prefault('5m'),
-  nonceStore: z.enum(['memory', 'redis']).default('memory'),
+  nonceStore: nonceStoreSchema,
   bodyHash: z.enum(['off', 'optional', 'required']).default('optional'),
 });
 

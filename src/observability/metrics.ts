@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { TokenResolverStats } from '../introspect/resolver.js';
-import type { NonceStore } from '../store/types.js';
+import type { NonceStore, NonceStoreStats } from '../store/types.js';
 
 function cacheEvents(stats: TokenResolverStats | undefined): Record<string, number> {
   return {
@@ -13,15 +13,17 @@ function cacheEvents(stats: TokenResolverStats | undefined): Record<string, numb
   };
 }
 
+const CLAIM_RESULT = { fresh: 'accepted', replayed: 'replay', stale: 'stale' } as const;
+
 /** Count claims without changing the store's identity (stores are carried across reloads). */
 export function countNonceClaims(store: NonceStore, metrics: Metrics | undefined): NonceStore {
   if (metrics === undefined) return store;
   return {
-    claim: async (key, ttlMs) => {
+    claim: async (claim) => {
       try {
-        const fresh = await store.claim(key, ttlMs);
-        metrics.nonceClaims.inc({ result: fresh ? 'accepted' : 'replay' });
-        return fresh;
+        const verdict = await store.claim(claim);
+        metrics.nonceClaims.inc({ result: CLAIM_RESULT[verdict] });
+        return verdict;
       } catch (error) {
         metrics.nonceClaims.inc({ result: 'error' });
         throw error;
@@ -97,10 +99,23 @@ export class Metrics {
 
   readonly nonceClaims = new Counter({
     name: 'oauth_gateway_nonce_claims_total',
-    help: 'OAuth1 nonce claims by result (accepted, replay, error = store unavailable)',
+    help: 'OAuth1 nonce claims by result (accepted, replay, stale = below the store floor, error = store unavailable)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly nonceEntries: Gauge;
+  readonly nonceBytes: Gauge;
+  readonly nonceFloorRaises: Counter;
+  readonly nonceEffectiveWindow: Gauge;
+  readonly redisEvictingPolicy = new Gauge({
+    name: 'oauth_gateway_redis_evicting_policy',
+    help: 'Redis nonce store running although maxmemory-policy may evict nonces (redis.allowEvictingPolicy: true); 1 with the policy as label',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+  #nonceStats: () => NonceStoreStats | undefined = () => undefined;
+  /** Floor raises of memory stores no longer in use (a reload to redis and back starts a new one). */
+  #nonceRaises = { retired: 0, last: 0 };
   readonly tokenCache: Counter<'event'>;
   readonly tokenLookups: Counter<'source'>;
   readonly tokenCacheEntries: Gauge;
@@ -144,9 +159,47 @@ export class Metrics {
         this.set(metrics.#tokenStats()?.entries ?? 0);
       },
     });
+    this.nonceEntries = new Gauge({
+      name: 'oauth_gateway_nonce_store_entries',
+      help: 'OAuth1 nonces remembered by the in-process (memory) nonce store',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#nonceStats()?.entries ?? 0);
+      },
+    });
+    this.nonceBytes = new Gauge({
+      name: 'oauth_gateway_nonce_store_bytes',
+      help: 'Bytes the in-process (memory) nonce store holds for them',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.#nonceStats()?.bytes ?? 0);
+      },
+    });
+    this.nonceFloorRaises = new Counter({
+      name: 'oauth_gateway_nonce_floor_raises_total',
+      help: 'Times the memory nonce store, full at oauth1.nonceStore.maxEntries, refused its oldest timestamps (raised its floor) instead of forgetting nonces',
+      registers: [this.registry],
+      collect() {
+        const raises = metrics.#nonceStats()?.floorRaises ?? 0;
+        const seen = metrics.#nonceRaises;
+        if (raises < seen.last) seen.retired += seen.last;
+        seen.last = raises;
+        this.reset();
+        this.inc(seen.retired + raises);
+      },
+    });
+    this.nonceEffectiveWindow = new Gauge({
+      name: 'oauth_gateway_nonce_effective_window_seconds',
+      help: 'How old an oauth_timestamp may be and still be accepted: oauth1.timestampWindow unless the nonce store raised its floor',
+      registers: [this.registry],
+      collect() {
+        const stats = metrics.#nonceStats();
+        if (stats !== undefined) this.set(Math.floor(stats.effectiveWindowMs / 1000));
+      },
+    });
     // Export zeros from the start so rate() and alerts work before the first event.
     for (const result of ['success', 'failure']) this.reloads.inc({ result }, 0);
-    for (const result of ['accepted', 'replay', 'error']) this.nonceClaims.inc({ result }, 0);
+    for (const result of ['accepted', 'replay', 'stale', 'error']) this.nonceClaims.inc({ result }, 0);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -173,6 +226,11 @@ export class Metrics {
   /** Export the stats of the token resolver the current config uses. */
   trackTokenResolver(stats: () => TokenResolverStats | undefined): void {
     this.#tokenStats = stats;
+  }
+
+  /** Export the nonce store numbers of the current config (read at scrape time). */
+  trackNonceStore(stats: () => NonceStoreStats | undefined): void {
+    this.#nonceStats = stats;
   }
 
   /** A reload replaces the resolver: keep its totals. */

@@ -1,7 +1,7 @@
 import type { CredentialsFile } from '../config/credentials-schema.js';
 import type { GatewayFileConfig } from '../config/schema.js';
 import { FileCredentialStore } from './file.js';
-import { MemoryNonceStore } from './memory.js';
+import { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 import type { RedisConnection } from './redis.js';
 import { RedisCredentialStore, RedisNonceStore } from './redis-stores.js';
 import type { CredentialStore, NonceStore } from './types.js';
@@ -11,11 +11,16 @@ export interface Stores {
   readonly nonces: NonceStore;
 }
 
+export interface StoreHooks {
+  /** The memory nonce store raised its timestamp floor (at most once a minute). */
+  readonly onFloorRaise?: (report: FloorRaiseReport) => void;
+}
+
 /** True when the config needs a Redis connection (redis credentials, nonces or shared L2 cache). */
 export function needsRedis(config: GatewayFileConfig): boolean {
   return (
     config.credentials.type === 'redis' ||
-    config.oauth1.nonceStore === 'redis' ||
+    config.oauth1.nonceStore.type === 'redis' ||
     config.oauth2.introspection?.cache.shared === true
   );
 }
@@ -32,6 +37,7 @@ export function createStores(
   loaded: { readonly config: GatewayFileConfig; readonly credentials: CredentialsFile | undefined },
   redis?: RedisConnection,
   previous?: Stores,
+  hooks: StoreHooks = {},
 ): Stores {
   const { config } = loaded;
   const requireRedis = (what: string): RedisConnection => {
@@ -51,19 +57,38 @@ export function createStores(
   }
 
   let nonces: NonceStore;
-  if (config.oauth1.nonceStore === 'redis') {
+  const nonceStore = config.oauth1.nonceStore;
+  if (nonceStore.type === 'redis') {
     nonces = new RedisNonceStore(requireRedis('oauth1.nonceStore: redis'));
   } else {
-    nonces = previous?.nonces instanceof MemoryNonceStore ? previous.nonces : new MemoryNonceStore();
+    const options = {
+      maxEntries: nonceStore.maxEntries,
+      ...(hooks.onFloorRaise === undefined ? {} : { onFloorRaise: hooks.onFloorRaise }),
+    };
+    if (previous?.nonces instanceof MemoryNonceStore) {
+      nonces = previous.nonces;
+      previous.nonces.configure(options);
+    } else {
+      nonces = new MemoryNonceStore(options);
+    }
   }
 
   return { credentials, nonces };
 }
 
 export { createCredentialStoreFromFile, FileCredentialStore } from './file.js';
-export { MemoryNonceStore } from './memory.js';
+export { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 // createRedisClient is deliberately not re-exported: importing it loads ioredis, so callers
 // import './redis.js' only when the config needs Redis.
 export type { RedisClientEvents, RedisConnection } from './redis.js';
 export { RedisCredentialStore, RedisNonceStore, RedisSharedTokenCache } from './redis-stores.js';
-export type { BearerToken, CredentialStore, NonceStore, OAuth1Client, OAuth1Token } from './types.js';
+export type {
+  BearerToken,
+  CredentialStore,
+  NonceClaim,
+  NonceStore,
+  NonceStoreStats,
+  NonceVerdict,
+  OAuth1Client,
+  OAuth1Token,
+} from './types.js';

@@ -1,64 +1,281 @@
-import { createHash } from 'node:crypto';
-import type { NonceStore } from './types.js';
+import { hash, randomBytes } from 'node:crypto';
+import type { NonceClaim, NonceStore, NonceStoreStats, NonceVerdict } from './types.js';
 
 /**
- * 16 bytes of SHA-256 as a one-byte string: a fixed ~32-byte key instead of the ~60-100 character
- * `client:token:timestamp:nonce`. A collision could only make a fresh request look like a replay
- * (a refused request, never an accepted one), and at 2^-64 odds per pair it does not happen.
+ * Nonces claimed in this process only (one replica), bounded by `maxEntries`.
+ *
+ * ## Layout
+ * One bucket per `oauth_timestamp` second. A bucket is an open-addressing hash set (linear
+ * probing, load ≤ 3/4, doubling) of 64-bit keyed hashes of the nonce key (the first 8 bytes of
+ * SHA-1(per-process secret ‖ key)), kept in a Uint32Array as (lo, hi) pairs: 8 bytes a slot,
+ * 11–21 bytes a nonce measured (bench/nonce-memory.mjs), no per-nonce object (a Map entry with a
+ * string key cost ~117 bytes). Buckets sit in a Map by timestamp plus an ascending array of their
+ * timestamps, so expiry and eviction take whole buckets from the front.
+ *
+ * ## The rule: a nonce whose request could still be accepted is never forgotten
+ * The store keeps a *floor* F (seconds) and refuses (`stale`, 401 invalid_timestamp) every claim
+ * with timestamp < F, before looking anything up. Proof that no key is ever answered `fresh` twice:
+ *  1. F never decreases, and neither does the store's clock (the largest `now` it was given).
+ *  2. A bucket T is removed in exactly two places, and both first set F > T:
+ *     - expiry: F := ceil((clock − window) / 1000); T < F means T × 1000 < clock − window, which the
+ *       verifier's window check (|T × 1000 − now| ≤ window) refuses at any now ≥ clock;
+ *     - pressure (maxEntries reached): the oldest bucket T goes and F := T + 1 ("floor raise").
+ *  3. So once key k (timestamp T) was answered `fresh`, it is either still in bucket T (a later claim
+ *     finds it: `replayed`) or T < F for ever after (a later claim is `stale`). Nothing in between.
+ * Under pressure only the oldest timestamps are given up, so clients with accurate clocks keep
+ * working; the *effective window* (now − F) shrinks instead, and a metric and a warning say so.
+ * When the only buckets left are not older than the claim's own timestamp, the claim itself is
+ * refused as `stale` (nothing is dropped; the client retries with a newer timestamp).
+ *
+ * A clock stepped back by more than the window leaves current timestamps below F until the clock
+ * catches up: refused, never replayable. Hash collisions (2^-64 per pair; the hash is keyed with a
+ * per-process secret, so clients cannot aim for one or flood one probe chain) can only turn a fresh
+ * nonce into a false `replayed`: a refused request, never an accepted replay.
  */
-function compactKey(key: string): string {
-  return createHash('sha256').update(key).digest('binary').slice(0, 16);
+
+/**
+ * Sized for a sidecar: at most ~20 MB of heap when full (measured 19.9 bytes a nonce at 3,333 per
+ * second), and enough for 3,300 signed requests/s sustained over the default 5-minute window
+ * before the floor has to rise. Nothing is allocated up front.
+ */
+export const DEFAULT_MAX_NONCES = 1_000_000;
+
+const INITIAL_SLOTS = 16;
+/**
+ * Heap a bucket costs besides its slots: the Bucket object, the Uint32Array and ArrayBuffer
+ * headers, the Map entry and the order-array slot (measured with bench/nonce-memory.mjs).
+ */
+const BUCKET_OVERHEAD_BYTES = 200;
+const WARN_INTERVAL_MS = 60_000;
+
+class Bucket {
+  /** (lo, hi) pairs; (0, 0) marks an empty slot, so no hash is ever (0, 0). */
+  slots = new Uint32Array(INITIAL_SLOTS * 2);
+  count = 0;
+
+  has(lo: number, hi: number): boolean {
+    const slots = this.slots;
+    const mask = (slots.length >>> 1) - 1;
+    for (let i = lo & mask; ; i = (i + 1) & mask) {
+      const a = slots[i << 1]!;
+      const b = slots[(i << 1) + 1]!;
+      if (a === lo && b === hi) return true;
+      if (a === 0 && b === 0) return false;
+    }
+  }
+
+  /** Adds a hash known to be absent; returns the bytes the slots grew by. */
+  add(lo: number, hi: number): number {
+    let grown = 0;
+    if ((this.count + 1) * 4 > (this.slots.length >>> 1) * 3) grown = this.#grow();
+    this.#place(this.slots, lo, hi);
+    this.count++;
+    return grown;
+  }
+
+  #place(slots: Uint32Array, lo: number, hi: number): void {
+    const mask = (slots.length >>> 1) - 1;
+    let i = lo & mask;
+    while (slots[i << 1] !== 0 || slots[(i << 1) + 1] !== 0) i = (i + 1) & mask;
+    slots[i << 1] = lo;
+    slots[(i << 1) + 1] = hi;
+  }
+
+  #grow(): number {
+    const old = this.slots;
+    const next = new Uint32Array(old.length * 2);
+    for (let j = 0; j < old.length; j += 2) {
+      const lo = old[j]!;
+      const hi = old[j + 1]!;
+      if (lo !== 0 || hi !== 0) this.#place(next, lo, hi);
+    }
+    this.slots = next;
+    return next.byteLength - old.byteLength;
+  }
 }
 
-/**
- * Nonces claimed in this process only (one replica). Two generations of plain Maps rotate every
- * `ttl`: a claim is remembered for at least `ttl` (it survives one rotation) and dropped after at
- * most about 2 × ttl, without a timer and without preallocating anything (an lru-cache sized for a
- * million entries costs ~33 MB of RSS before the first request; a sidecar cannot afford that).
- *
- * Bounded: each generation holds at most maxEntries / 2 keys. When a flood of *validly signed*
- * requests fills it, the gateway rotates early and forgets the oldest generation; the timestamp
- * window still bounds how old a replay can be. Use the Redis store when that matters.
- */
+/** Passed to `onFloorRaise`, at most once a minute: why the effective window shrank. */
+export interface FloorRaiseReport {
+  /** Oldest oauth_timestamp (seconds) still accepted. */
+  readonly floor: number;
+  readonly effectiveWindowMs: number;
+  readonly maxEntries: number;
+  /** Floor raises since the previous report. */
+  readonly raises: number;
+  /** Nonces dropped with the raised-over buckets since the previous report. */
+  readonly dropped: number;
+}
+
+export interface MemoryNonceStoreOptions {
+  /** Most nonces remembered at once (default DEFAULT_MAX_NONCES). */
+  readonly maxEntries?: number;
+  /** Called when the floor had to rise to stay within maxEntries; at most once per minute. */
+  readonly onFloorRaise?: (report: FloorRaiseReport) => void;
+}
+
 export class MemoryNonceStore implements NonceStore {
-  #current = new Map<string, number>();
-  #previous = new Map<string, number>();
-  #rotatedAt: number;
-  readonly #epoch: number;
-  readonly #generationLimit: number;
-  readonly #now: () => number;
+  readonly #buckets = new Map<number, Bucket>();
+  /** Timestamps of #buckets, ascending. */
+  #order: number[] = [];
+  #floor = Number.NEGATIVE_INFINITY;
+  #clock = Number.NEGATIVE_INFINITY;
+  #windowMs = 0;
+  #entries = 0;
+  #bytes = 0;
+  #maxEntries: number;
+  #floorRaises = 0;
+  #onFloorRaise: ((report: FloorRaiseReport) => void) | undefined;
+  #unreported = { raises: 0, dropped: 0 };
+  #lastReportAt = Number.NEGATIVE_INFINITY;
+  /** Keys the hash so clients can neither aim for a collision nor pile keys onto one probe chain. */
+  readonly #secret = randomBytes(16).toString('base64');
 
-  constructor(maxEntries = 1_000_000, now: () => number = Date.now) {
-    this.#generationLimit = Math.max(1, Math.floor(maxEntries / 2));
-    this.#now = now;
-    this.#epoch = now();
-    this.#rotatedAt = 0;
+  constructor(options: MemoryNonceStoreOptions = {}) {
+    this.#maxEntries = Math.max(1, Math.floor(options.maxEntries ?? DEFAULT_MAX_NONCES));
+    this.#onFloorRaise = options.onFloorRaise;
   }
 
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    // Synchronous from lookup to insert: two concurrent claims of one key cannot both win.
-    // Times are kept relative to the store's epoch: small integers are stored inline by V8, where
-    // epoch milliseconds would each need a heap number (hundreds of thousands of live nonces).
-    const now = this.#now() - this.#epoch;
-    key = compactKey(key);
-    if (now - this.#rotatedAt >= ttlMs || this.#current.size >= this.#generationLimit) {
-      this.#previous = this.#current;
-      this.#current = new Map();
-      this.#rotatedAt = now;
+  /** A reload may change the bound; a lower one is applied at once (oldest buckets, floor raised). */
+  configure(options: MemoryNonceStoreOptions): void {
+    this.#maxEntries = Math.max(1, Math.floor(options.maxEntries ?? DEFAULT_MAX_NONCES));
+    this.#onFloorRaise = options.onFloorRaise;
+    if (this.#entries > this.#maxEntries) {
+      let dropped = 0;
+      while (this.#entries > this.#maxEntries) {
+        const oldest = this.#order[0]!;
+        dropped += this.#buckets.get(oldest)!.count;
+        this.#raiseFloorTo(oldest + 1);
+      }
+      this.#countRaise(dropped);
     }
-    const expiresAt = this.#current.get(key) ?? this.#previous.get(key);
-    if (expiresAt !== undefined && expiresAt > now) return false;
-    this.#current.set(key, now + ttlMs);
-    return true;
   }
 
-  /** Keys currently remembered (both generations). */
+  claim(claim: NonceClaim): Promise<NonceVerdict> {
+    return Promise.resolve(this.judge(claim));
+  }
+
+  /** The claim, synchronously from lookup to insert: of two concurrent claims of a key one wins. */
+  judge({ key, timestamp, windowMs, now }: NonceClaim): NonceVerdict {
+    if (now > this.#clock) this.#clock = now;
+    this.#windowMs = windowMs;
+    // Expiry (proof step 2): below this no timestamp can pass the verifier's window any more.
+    const expiredBelow = Math.ceil((this.#clock - windowMs) / 1000);
+    if (expiredBelow > this.#floor) this.#raiseFloorTo(expiredBelow);
+    if (!(timestamp >= this.#floor)) return 'stale';
+
+    // One-shot hash (no Hash object): ~2× cheaper than createHash().update().digest().
+    const digest = hash('sha1', this.#secret + key, 'buffer');
+    let lo = digest.readUInt32LE(0);
+    const hi = digest.readUInt32LE(4);
+    if (lo === 0 && hi === 0) lo = 1;
+
+    let bucket = this.#buckets.get(timestamp);
+    if (bucket?.has(lo, hi) === true) return 'replayed';
+    if (this.#entries >= this.#maxEntries && !this.#makeRoomBelow(timestamp)) return 'stale';
+    if (bucket === undefined) {
+      bucket = new Bucket();
+      this.#buckets.set(timestamp, bucket);
+      this.#insertOrder(timestamp);
+      this.#bytes += bucket.slots.byteLength + BUCKET_OVERHEAD_BYTES;
+    }
+    this.#bytes += bucket.add(lo, hi);
+    this.#entries++;
+    return 'fresh';
+  }
+
+  /** Nonces remembered now. */
   get size(): number {
-    return this.#current.size + this.#previous.size;
+    return this.#entries;
+  }
+
+  /** Oldest oauth_timestamp (seconds) a claim may carry; -Infinity before the first claim. */
+  get floor(): number {
+    return this.#floor;
+  }
+
+  /** `windowMs`: the configured window (what the effective window is before the first claim). */
+  stats(windowMs = this.#windowMs): NonceStoreStats {
+    return {
+      entries: this.#entries,
+      bytes: this.#bytes,
+      floorRaises: this.#floorRaises,
+      effectiveWindowMs: this.#effectiveWindowMs(windowMs),
+    };
   }
 
   async close(): Promise<void> {
-    this.#current.clear();
-    this.#previous.clear();
+    this.#buckets.clear();
+    this.#order = [];
+    this.#entries = 0;
+    this.#bytes = 0;
+  }
+
+  #effectiveWindowMs(windowMs = this.#windowMs): number {
+    if (this.#clock === Number.NEGATIVE_INFINITY) return windowMs;
+    return Math.max(0, Math.min(windowMs, this.#clock - this.#floor * 1000));
+  }
+
+  /**
+   * Pressure (proof step 2): drop the oldest buckets, each older than `timestamp`, raising the floor
+   * past each, until there is room. False when no such bucket is left: the caller refuses the claim.
+   */
+  #makeRoomBelow(timestamp: number): boolean {
+    let dropped = 0;
+    let raised = false;
+    while (this.#entries >= this.#maxEntries) {
+      const oldest = this.#order[0];
+      if (oldest === undefined || oldest >= timestamp) break;
+      dropped += this.#buckets.get(oldest)!.count;
+      this.#raiseFloorTo(oldest + 1);
+      raised = true;
+    }
+    if (raised) this.#countRaise(dropped);
+    return this.#entries < this.#maxEntries;
+  }
+
+  #countRaise(dropped: number): void {
+    this.#floorRaises++;
+    this.#unreported.raises++;
+    this.#unreported.dropped += dropped;
+    this.#report();
+  }
+
+  /** F := floor (never lower), and every bucket below it goes. */
+  #raiseFloorTo(floor: number): void {
+    if (floor <= this.#floor) return;
+    this.#floor = floor;
+    let k = 0;
+    while (k < this.#order.length && this.#order[k]! < floor) {
+      const timestamp = this.#order[k]!;
+      const bucket = this.#buckets.get(timestamp)!;
+      this.#entries -= bucket.count;
+      this.#bytes -= bucket.slots.byteLength + BUCKET_OVERHEAD_BYTES;
+      this.#buckets.delete(timestamp);
+      k++;
+    }
+    if (k > 0) this.#order.splice(0, k);
+  }
+
+  /** Timestamps mostly arrive in order: search from the end. */
+  #insertOrder(timestamp: number): void {
+    const order = this.#order;
+    let i = order.length;
+    while (i > 0 && order[i - 1]! > timestamp) i--;
+    if (i === order.length) order.push(timestamp);
+    else order.splice(i, 0, timestamp);
+  }
+
+  #report(): void {
+    if (this.#onFloorRaise === undefined || this.#clock - this.#lastReportAt < WARN_INTERVAL_MS) return;
+    this.#lastReportAt = this.#clock;
+    const { raises, dropped } = this.#unreported;
+    this.#unreported = { raises: 0, dropped: 0 };
+    this.#onFloorRaise({
+      floor: this.#floor,
+      effectiveWindowMs: this.#effectiveWindowMs(),
+      maxEntries: this.#maxEntries,
+      raises,
+      dropped,
+    });
   }
 }

@@ -6,7 +6,15 @@ import { LRUCache } from 'lru-cache';
 import { sha256Hex } from './records.js';
 import type { RedisConnection } from './redis.js';
 import { decodeBearerHash, decodeClientHash, decodeTokenHash } from './redis-records.js';
-import type { BearerToken, CredentialStore, NonceStore, OAuth1Client, OAuth1Token } from './types.js';
+import type {
+  BearerToken,
+  CredentialStore,
+  NonceClaim,
+  NonceStore,
+  NonceVerdict,
+  OAuth1Client,
+  OAuth1Token,
+} from './types.js';
 
 // ── Nonces ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -21,9 +29,16 @@ export class RedisNonceStore implements NonceStore {
     this.#redis = redis;
   }
 
-  /** `key` is `${clientId}:${token}:${timestamp}:${nonce}` as the verifier builds it. */
-  claim(key: string, ttlMs: number): Promise<boolean> {
-    return this.#redis.setIfAbsent(`oauth1:nonce:${key}`, '1', ttlMs);
+  /**
+   * `key` is `${clientId}:${token}:${timestamp}:${nonce}` as the verifier builds it. Kept 2 × window
+   * from now: a request is accepted while |timestamp − now| ≤ window, so its nonce can matter until
+   * timestamp + window ≤ now + 2 × window (DESIGN "Redis layout"); the margin also covers replicas
+   * whose clocks disagree. No floor: Redis never drops a key early unless its maxmemory-policy evicts,
+   * which the gateway refuses to run with (see checkEvictionPolicy in redis.ts).
+   */
+  async claim(claim: NonceClaim): Promise<NonceVerdict> {
+    const ttlMs = Math.max(1, 2 * claim.windowMs);
+    return (await this.#redis.setIfAbsent(`oauth1:nonce:${claim.key}`, '1', ttlMs)) ? 'fresh' : 'replayed';
   }
 
   /** The connection belongs to whoever created it (it is shared); nothing to release here. */

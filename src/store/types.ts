@@ -1,4 +1,7 @@
 import type { KeyObject } from 'node:crypto';
+import type { NonceClaim, NonceRegistry, NonceVerdict } from '../verify/oauth1/lookups.js';
+
+export type { NonceClaim, NonceVerdict };
 
 /**
  * Small interfaces for the I/O the verifiers need. Each has a memory/file and a Redis
@@ -6,14 +9,21 @@ import type { KeyObject } from 'node:crypto';
  * (Redis down) are thrown as `TemporarilyUnavailable` so the request fails closed with 503.
  */
 
-/** RFC 5849 §3.3 replay protection. */
-export interface NonceStore {
-  /**
-   * Atomically records `key`; true if it was not seen within `ttlMs`, false if it is a replay.
-   * Called only after the signature verified, so garbage cannot fill the store.
-   */
-  claim(key: string, ttlMs: number): Promise<boolean>;
+/** RFC 5849 §3.3 replay protection: the verifier's NonceRegistry, plus a lifecycle. */
+export interface NonceStore extends NonceRegistry {
   close(): Promise<void>;
+}
+
+/** What a nonce store reports for metrics (memory store; Redis keeps its numbers in Redis). */
+export interface NonceStoreStats {
+  /** Nonces remembered now. */
+  readonly entries: number;
+  /** Bytes held for them (hash tables plus per-bucket overhead). */
+  readonly bytes: number;
+  /** Times the store raised its timestamp floor to stay within maxEntries. */
+  readonly floorRaises: number;
+  /** How far back an oauth_timestamp is still accepted (≤ the configured window). */
+  readonly effectiveWindowMs: number;
 }
 
 /** An OAuth1 consumer ("client" in Authlib). */

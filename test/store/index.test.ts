@@ -10,7 +10,7 @@ import {
   RedisNonceStore,
 } from '../../src/store/index.js';
 import { createRedisClient } from '../../src/store/redis.js';
-import { testRedisConfig } from './support.js';
+import { nonceClaim, testRedisConfig } from './support.js';
 
 const routes = [{ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', auth: 'any' }];
 const credentials = credentialsFileSchema.parse({ clients: [{ clientId: 'c', clientSecret: 's' }] });
@@ -73,9 +73,9 @@ describe('createStores', () => {
   it('carries a memory nonce store over a reload so claimed nonces stay claimed', async () => {
     const config = parseGatewayConfig({ routes }, {});
     const first = createStores({ config, credentials });
-    expect(await first.nonces.claim('c:t:1:n', 60_000)).toBe(true);
+    expect(await first.nonces.claim(nonceClaim('c:t:1:n'))).toBe('fresh');
     const second = createStores({ config, credentials }, undefined, first);
     expect(second.nonces).toBe(first.nonces);
-    expect(await second.nonces.claim('c:t:1:n', 60_000)).toBe(false);
+    expect(await second.nonces.claim(nonceClaim('c:t:1:n'))).toBe('replayed');
   });
 });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/errors.js';
 import { createRedisClient, RedisCredentialStore, RedisNonceStore } from '../../src/store/redis.js';
-import { freePort, OwnRedisServer, testRedisConfig, waitFor } from './support.js';
+import { freePort, nonceClaim, OwnRedisServer, testRedisConfig, waitFor } from './support.js';
 
 /**
  * Fail closed, heal by itself: with Redis gone every decision that needs it rejects with
@@ -63,23 +63,25 @@ describe('Redis down', () => {
     const credentials = new RedisCredentialStore(redis, { cacheTtlMs: 60_000 });
     await seed(server.url, config.keyPrefix);
 
-    expect(await nonces.claim('c1:t:1:before', 60_000)).toBe(true);
+    expect(await nonces.claim(nonceClaim('c1:t:1:before'))).toBe('fresh');
     expect(await credentials.getClient('c1')).toMatchObject({ clientSecret: 'secret-1' });
     expect(await credentials.getBearerToken('bearer-1')).toMatchObject({ clientId: 'c1' });
     expect(await redis.ping()).toBe(true);
 
     await server.kill();
 
-    expectUnavailable(await timed(() => nonces.claim('c1:t:1:during', 60_000)));
+    expectUnavailable(await timed(() => nonces.claim(nonceClaim('c1:t:1:during'))));
     // A replay of the nonce claimed before the outage must not slip through either.
-    expectUnavailable(await timed(() => nonces.claim('c1:t:1:before', 60_000)));
+    expectUnavailable(await timed(() => nonces.claim(nonceClaim('c1:t:1:before'))));
     expectUnavailable(await timed(() => credentials.getClient('c2')));
     expectUnavailable(await timed(() => credentials.getToken('any-token')));
     expectUnavailable(await timed(() => credentials.getBearerToken('bearer-2')));
 
     // Under load: every claim fails closed, none is accepted, none hangs.
     const burst = await timed(() =>
-      Promise.allSettled(Array.from({ length: 200 }, (_, i) => nonces.claim(`c1:t:1:burst-${i}`, 60_000))),
+      Promise.allSettled(
+        Array.from({ length: 200 }, (_, i) => nonces.claim(nonceClaim(`c1:t:1:burst-${i}`))),
+      ),
     );
     expect(burst.ms).toBeLessThan(QUICK);
     const outcomes = burst.result.status === 'fulfilled' ? burst.result.value : [];
@@ -103,8 +105,8 @@ describe('Redis down', () => {
     await server.start();
     expect(await waitFor(() => redis.ping(), 5000)).toBe(true);
     await seed(server.url, config.keyPrefix);
-    expect(await nonces.claim('c1:t:1:after', 60_000)).toBe(true);
-    expect(await nonces.claim('c1:t:1:after', 60_000)).toBe(false);
+    expect(await nonces.claim(nonceClaim('c1:t:1:after'))).toBe('fresh');
+    expect(await nonces.claim(nonceClaim('c1:t:1:after'))).toBe('replayed');
     expect(await credentials.getClient('c2')).toMatchObject({ clientSecret: 'secret-2' });
   });
 
@@ -115,11 +117,11 @@ describe('Redis down', () => {
     closers.push(() => redis.close());
     const nonces = new RedisNonceStore(redis);
     const credentials = new RedisCredentialStore(redis, { cacheTtlMs: 60_000 });
-    expect(await nonces.claim('k:hung-before', 60_000)).toBe(true);
+    expect(await nonces.claim(nonceClaim('k:hung-before'))).toBe('fresh');
 
     server.pause();
     try {
-      const claim = await timed(() => nonces.claim('k:hung-during', 60_000));
+      const claim = await timed(() => nonces.claim(nonceClaim('k:hung-during')));
       expectUnavailable(claim);
       expect(claim.ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT - 50);
       expectUnavailable(await timed(() => credentials.getClient('c9')));
@@ -127,7 +129,7 @@ describe('Redis down', () => {
       server.resume();
     }
     expect(await waitFor(() => redis.ping(), 5000)).toBe(true);
-    expect(await nonces.claim('k:hung-after', 60_000)).toBe(true);
+    expect(await nonces.claim(nonceClaim('k:hung-after'))).toBe('fresh');
   });
 
   it('fails closed when Redis is down at start-up and connects once it comes up', async () => {
@@ -138,13 +140,13 @@ describe('Redis down', () => {
     closers.push(() => redis.close());
     const nonces = new RedisNonceStore(redis);
 
-    expectUnavailable(await timed(() => nonces.claim('k:startup-down', 60_000)));
+    expectUnavailable(await timed(() => nonces.claim(nonceClaim('k:startup-down'))));
     expect(await redis.ping()).toBe(false);
 
     const server = await OwnRedisServer.start(port);
     servers.push(server);
     expect(await waitFor(() => redis.ping(), 5000)).toBe(true);
-    expect(await nonces.claim('k:startup-up', 60_000)).toBe(true);
+    expect(await nonces.claim(nonceClaim('k:startup-up'))).toBe('fresh');
   });
 });
 

@@ -12,7 +12,7 @@ import {
   RedisSharedTokenCache,
 } from '../../src/store/redis.js';
 import type { TokenInfo } from '../../src/verify/oauth2/token-info.js';
-import { testRedisConfig } from './support.js';
+import { nonceClaim, testRedisConfig } from './support.js';
 
 const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,7 +30,7 @@ afterAll(async () => {
 describe('key layout (DESIGN.md "Redis layout")', () => {
   it('claims nonces as {prefix}oauth1:nonce:{clientId}:{token}:{timestamp}:{nonce} with a PX expiry', async () => {
     const nonces = new RedisNonceStore(redis);
-    expect(await nonces.claim('ck:tk:1700000000:abc', 5000)).toBe(true);
+    expect(await nonces.claim(nonceClaim('ck:tk:1700000000:abc', 2500))).toBe('fresh');
     const key = `${config.keyPrefix}oauth1:nonce:ck:tk:1700000000:abc`;
     expect(await raw.get(key)).toBe('1');
     const pttl = await raw.pttl(key);
@@ -40,14 +40,14 @@ describe('key layout (DESIGN.md "Redis layout")', () => {
 
   it('an authorization server pre-claiming the key makes the gateway see a replay', async () => {
     await raw.set(`${config.keyPrefix}oauth1:nonce:ck:tk:1:pre`, 'x', 'PX', 5000);
-    expect(await new RedisNonceStore(redis).claim('ck:tk:1:pre', 5000)).toBe(false);
+    expect(await new RedisNonceStore(redis).claim(nonceClaim('ck:tk:1:pre', 2500))).toBe('replayed');
   });
 
   it('writes nothing outside its prefix', async () => {
     const other = createRedisClient(testRedisConfig(config.url));
     try {
-      await new RedisNonceStore(other).claim('ck:tk:1:isolated', 5000);
-      expect(await new RedisNonceStore(redis).claim('ck:tk:1:isolated', 5000)).toBe(true);
+      await new RedisNonceStore(other).claim(nonceClaim('ck:tk:1:isolated', 2500));
+      expect(await new RedisNonceStore(redis).claim(nonceClaim('ck:tk:1:isolated', 2500))).toBe('fresh');
     } finally {
       await other.close();
     }

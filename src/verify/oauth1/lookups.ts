@@ -27,7 +27,34 @@ export interface CredentialLookup {
   getToken(token: string): Promise<TokenCredentials | undefined>;
 }
 
-/** RFC 5849 §3.3 replay protection: true if `key` was not seen within `ttlMs`, false on a replay. */
+/**
+ * One nonce claim (RFC 5849 §3.3), made by the verifier once the signature verified (so garbage
+ * cannot fill a store). It carries what a bounded store needs to keep the one rule every nonce store
+ * follows: **a nonce whose request could still be accepted is never forgotten**.
+ */
+export interface NonceClaim {
+  /** `clientId:token:timestamp:nonce`, components §3.6-encoded: unique per signed request. */
+  readonly key: string;
+  /** `oauth_timestamp` in seconds. */
+  readonly timestamp: number;
+  /** The verifier accepts the timestamp while |timestamp × 1000 − now| ≤ windowMs. */
+  readonly windowMs: number;
+  /** The verifier's clock (epoch ms) when it judged the timestamp. */
+  readonly now: number;
+}
+
+/**
+ * `fresh`: first use, now remembered. `replayed`: seen before (401 invalid_nonce). `stale`: the
+ * store cannot vouch for this timestamp any more (it is below the store's floor), so the request
+ * is refused as if outside the window (401 invalid_timestamp).
+ */
+export type NonceVerdict = 'fresh' | 'replayed' | 'stale';
+
+/** RFC 5849 §3.3 replay protection. */
 export interface NonceRegistry {
-  claim(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Atomically records `claim.key`. Never answers `fresh` twice for one key while a request
+   * carrying it could still pass the timestamp window.
+   */
+  claim(claim: NonceClaim): Promise<NonceVerdict>;
 }

@@ -135,7 +135,9 @@ export async function verifyOAuth1Carried(
   if (!DIGITS.test(protocol.timestamp)) {
     throw new InvalidRequest('oauth1', 'oauth_timestamp must be a number of seconds', 'parameter_rejected');
   }
-  if (Math.abs(Number(protocol.timestamp) * 1000 - ctx.now()) > policy.timestampWindowMs) {
+  const timestamp = Number(protocol.timestamp);
+  const now = ctx.now();
+  if (Math.abs(timestamp * 1000 - now) > policy.timestampWindowMs) {
     throw new InvalidTimestamp();
   }
 
@@ -160,12 +162,16 @@ export async function verifyOAuth1Carried(
 
   checkBodyHash(policy, collected, facts.body);
 
-  const ttlMs = Math.max(1, 2 * policy.timestampWindowMs);
-  const fresh = await ctx.nonces.claim(
-    nonceKey(client.clientId, protocol.token, protocol.timestamp, protocol.nonce),
-    ttlMs,
-  );
-  if (!fresh) throw new InvalidNonce();
+  // The store may also answer `stale`: a bounded store that had to forget old nonces raised its
+  // timestamp floor past them, so their requests are refused as outside the window (issue 13).
+  const verdict = await ctx.nonces.claim({
+    key: nonceKey(client.clientId, protocol.token, protocol.timestamp, protocol.nonce),
+    timestamp,
+    windowMs: policy.timestampWindowMs,
+    now,
+  });
+  if (verdict === 'replayed') throw new InvalidNonce();
+  if (verdict === 'stale') throw new InvalidTimestamp();
 
   const identity: Identity = {
     method: 'oauth1',

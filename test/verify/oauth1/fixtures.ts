@@ -56,7 +56,7 @@ export function context(
     policy: policy(overrides.policy),
     now: () => overrides.now ?? NOW_MS,
     credentials: overrides.credentials ?? credentials(),
-    nonces: overrides.nonces ?? new MemoryNonceStore(1000),
+    nonces: overrides.nonces ?? new MemoryNonceStore({ maxEntries: 1000 }),
   };
 }
 

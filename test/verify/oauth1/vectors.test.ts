@@ -43,7 +43,7 @@ function contextFor(vector: RequestVector, credentials = credentialsFor(vector))
     policy: policy(),
     now: () => Number(vector.oauthParams['oauth_timestamp']) * 1000,
     credentials,
-    nonces: new MemoryNonceStore(1000),
+    nonces: new MemoryNonceStore({ maxEntries: 1000 }),
   };
 }
 

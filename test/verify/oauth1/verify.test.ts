@@ -11,7 +11,7 @@ import {
   TemporarilyUnavailable,
 } from '../../../src/errors.js';
 import { MemoryNonceStore } from '../../../src/store/memory.js';
-import type { NonceStore } from '../../../src/store/types.js';
+import type { NonceClaim, NonceStore, NonceVerdict } from '../../../src/store/types.js';
 import { computeBodyHash } from '../../../src/verify/oauth1/body-hash.js';
 import {
   computeBaseString,
@@ -479,7 +479,7 @@ const cases: Case[] = [
 
 describe('verifyOAuth1Request rejects', () => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const nonces = new MemoryNonceStore(1000);
+    const nonces = new MemoryNonceStore({ maxEntries: 1000 });
     const ctx = c.ctx?.() ?? context({ nonces });
     const error = await expectRejection(verifyOAuth1Request(c.facts(), ctx), c.expected);
     // Secrets never appear in what the client is told.
@@ -565,11 +565,11 @@ describe('verifyOAuth1Request accepts', () => {
 
 /** A NonceStore that records what it was asked, around the real memory store. */
 class RecordingNonces implements NonceStore {
-  readonly claims: Array<{ key: string; ttlMs: number }> = [];
-  readonly inner = new MemoryNonceStore(1000);
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    this.claims.push({ key, ttlMs });
-    return this.inner.claim(key, ttlMs);
+  readonly claims: NonceClaim[] = [];
+  readonly inner = new MemoryNonceStore({ maxEntries: 1000 });
+  async claim(claim: NonceClaim): Promise<NonceVerdict> {
+    this.claims.push(claim);
+    return this.inner.claim(claim);
   }
   async close(): Promise<void> {}
 }
@@ -614,7 +614,7 @@ describe('nonces (RFC 5849 §3.3)', () => {
     expect(nonces.claims).toEqual([]);
   });
 
-  it('the key is client:token:timestamp:nonce and lives at least twice the window', async () => {
+  it('the claim carries the key client:token:timestamp:nonce, the timestamp, the window and the clock', async () => {
     const nonces = new RecordingNonces();
     await verifyOAuth1Request(signedRequest({ nonce: 'abc' }).facts, context({ nonces }));
     await verifyOAuth1Request(
@@ -622,8 +622,8 @@ describe('nonces (RFC 5849 §3.3)', () => {
       context({ nonces }),
     );
     expect(nonces.claims).toEqual([
-      { key: `client-1:token-1:${NOW_S}:abc`, ttlMs: 600_000 },
-      { key: `client-1::${NOW_S}:abc`, ttlMs: 600_000 },
+      { key: `client-1:token-1:${NOW_S}:abc`, timestamp: NOW_S, windowMs: 300_000, now: NOW_MS },
+      { key: `client-1::${NOW_S}:abc`, timestamp: NOW_S, windowMs: 300_000, now: NOW_MS },
     ]);
   });
 
