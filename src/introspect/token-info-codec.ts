@@ -23,6 +23,7 @@ export function reviveTokenInfo(value: unknown): TokenInfo | undefined {
   if (!optionalString(v['clientId']) || !optionalString(v['user'])) return undefined;
   if (!optionalNumber(v['exp']) || !optionalNumber(v['nbf'])) return undefined;
   if (v['aud'] !== undefined && !isStringArray(v['aud'])) return undefined;
+  if (!optionalString(v['jkt'])) return undefined;
   return {
     active: v['active'],
     scopes: v['scopes'],
@@ -31,5 +32,6 @@ export function reviveTokenInfo(value: unknown): TokenInfo | undefined {
     exp: v['exp'],
     nbf: v['nbf'],
     aud: v['aud'] as string[] | undefined,
+    jkt: v['jkt'],
   };
 }

@@ -39,6 +39,17 @@ function optionalAudience(body: Json): readonly string[] | undefined {
   throw new MalformedIntrospectionResponse('aud');
 }
 
+/** RFC 9449 §6.2: `cnf: {"jkt": "…"}` on a DPoP-bound token. Other confirmation methods are ignored. */
+function optionalJkt(body: Json): string | undefined {
+  const cnf = body['cnf'];
+  if (cnf === undefined || cnf === null) return undefined;
+  if (typeof cnf !== 'object' || Array.isArray(cnf)) throw new MalformedIntrospectionResponse('cnf');
+  const jkt = (cnf as Json)['jkt'];
+  if (jkt === undefined) return undefined;
+  if (typeof jkt !== 'string' || jkt === '') throw new MalformedIntrospectionResponse('cnf.jkt');
+  return jkt;
+}
+
 export function parseIntrospectionResponse(body: unknown): TokenInfo {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new MalformedIntrospectionResponse('(root)');
@@ -61,5 +72,6 @@ export function parseIntrospectionResponse(body: unknown): TokenInfo {
     exp,
     nbf,
     aud: optionalAudience(json),
+    jkt: optionalJkt(json),
   };
 }

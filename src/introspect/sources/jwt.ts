@@ -80,6 +80,11 @@ export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
   // RFC 9068 §2.2: client_id; `azp` is the OIDC spelling some servers (Keycloak) use instead.
   const clientId = internClientId(stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp'));
   const { aud } = payload;
+  const cnf = payload['cnf'];
+  const jkt =
+    typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string'
+      ? (cnf as { jkt: string }).jkt
+      : undefined;
   return {
     active: true,
     clientId,
@@ -88,6 +93,8 @@ export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
     exp: payload.exp,
     // nbf was already checked by jwtVerify (with clock tolerance) and only becomes truer with time.
     aud: aud === undefined ? undefined : typeof aud === 'string' ? [aud] : aud,
+    // RFC 9449 §6.1: a DPoP-bound JWT access token carries cnf.jkt.
+    jkt,
   };
 }
 

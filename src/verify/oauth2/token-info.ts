@@ -15,4 +15,9 @@ export interface TokenInfo {
   /** Not valid before, unix seconds. */
   readonly nbf?: number | undefined;
   readonly aud?: readonly string[] | undefined;
+  /**
+   * RFC 9449 §6: the SHA-256 JWK thumbprint the token is bound to (`cnf.jkt`). A bound token is
+   * accepted only with a DPoP proof made with that key, never as a plain Bearer token.
+   */
+  readonly jkt?: string | undefined;
 }
