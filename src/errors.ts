@@ -30,7 +30,14 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
-export class GatewayError extends Error {
+/**
+ * Each subclass declares its `code` and `status` once, as statics (like jose's `JOSEError.code`),
+ * so the code list below is derived from the classes instead of kept by hand.
+ */
+export abstract class GatewayError extends Error {
+  static readonly code: string;
+  static readonly status: number;
+
   readonly code: string;
   readonly status: number;
   readonly description: string;
@@ -40,11 +47,12 @@ export class GatewayError extends Error {
   /** RFC 6750 §3.1: a request without credentials gets a challenge with no error code at all. */
   readonly exposeCode: boolean = true;
 
-  constructor(code: string, status: number, description: string, options: GatewayErrorOptions = {}) {
+  constructor(description: string, options: GatewayErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    const kind = new.target as unknown as { readonly code: string; readonly status: number };
     this.name = new.target.name;
-    this.code = code;
-    this.status = status;
+    this.code = kind.code;
+    this.status = kind.status;
     this.description = description;
     this.challenges = options.challenges ?? [];
     this.oauthProblem = options.oauthProblem;
@@ -55,45 +63,53 @@ export class GatewayError extends Error {
 // ── Routing and framing ────────────────────────────────────────────────────────────────────────
 
 export class NotFound extends GatewayError {
+  static override readonly code = 'not_found';
+  static override readonly status = 404;
   constructor() {
-    super('not_found', 404, 'No route matches this request');
+    super('No route matches this request');
   }
 }
 
 export class BadRequest extends GatewayError {
+  static override readonly code = 'bad_request';
+  static override readonly status = 400;
   constructor(description = 'Malformed request') {
-    super('bad_request', 400, description);
+    super(description);
   }
 }
 
 /** The authorize listener was asked by a peer that may not describe requests (not a trusted proxy). */
 export class UntrustedPeer extends GatewayError {
+  static override readonly code = 'untrusted_peer';
+  static override readonly status = 403;
   constructor() {
-    super(
-      'untrusted_peer',
-      403,
-      'Authorization checks are answered only for trusted proxies (trustedProxies, or loopback)',
-    );
+    super('Authorization checks are answered only for trusted proxies (trustedProxies, or loopback)');
   }
 }
 
 export class PayloadTooLarge extends GatewayError {
+  static override readonly code = 'payload_too_large';
+  static override readonly status = 413;
   constructor() {
-    super('payload_too_large', 413, 'Request body exceeds the configured limit');
+    super('Request body exceeds the configured limit');
   }
 }
 
 /** Request headers over the parser's limit (RFC 6585 §5). */
 export class HeadersTooLarge extends GatewayError {
+  static override readonly code = 'headers_too_large';
+  static override readonly status = 431;
   constructor() {
-    super('headers_too_large', 431, 'Request header fields too large');
+    super('Request header fields too large');
   }
 }
 
 /** The client did not finish its headers within `limits.headersTimeout` (slowloris). */
 export class RequestTimeout extends GatewayError {
+  static override readonly code = 'request_timeout';
+  static override readonly status = 408;
   constructor() {
-    super('request_timeout', 408, 'Request headers not received in time');
+    super('Request headers not received in time');
   }
 }
 
@@ -101,16 +117,20 @@ export class RequestTimeout extends GatewayError {
 
 /** No credentials at all on a protected route: 401 with bare challenges (RFC 6750 §3.1). */
 export class CredentialsMissing extends GatewayError {
+  static override readonly code = 'unauthorized';
+  static override readonly status = 401;
   override readonly exposeCode = false;
   constructor(challenges: readonly ChallengeScheme[]) {
-    super('unauthorized', 401, 'Authentication required', { challenges });
+    super('Authentication required', { challenges });
   }
 }
 
 /** 400 invalid_request: malformed, duplicated or unsupported protocol parameters. */
 export class InvalidRequest extends GatewayError {
+  static override readonly code = 'invalid_request';
+  static override readonly status = 400;
   constructor(scheme: ChallengeScheme, description: string, oauthProblem?: OAuth1Problem) {
-    super('invalid_request', 400, description, {
+    super(description, {
       challenges: [scheme],
       ...(oauthProblem === undefined ? {} : { oauthProblem }),
     });
@@ -118,8 +138,10 @@ export class InvalidRequest extends GatewayError {
 }
 
 export class InvalidClient extends GatewayError {
+  static override readonly code = 'invalid_client';
+  static override readonly status = 401;
   constructor() {
-    super('invalid_client', 401, 'Client credentials are not valid', {
+    super('Client credentials are not valid', {
       challenges: ['oauth1'],
       oauthProblem: 'consumer_key_unknown',
     });
@@ -128,8 +150,10 @@ export class InvalidClient extends GatewayError {
 
 /** OAuth1 token credentials unknown, or a bearer token unknown/expired/revoked/inactive. */
 export class InvalidToken extends GatewayError {
+  static override readonly code = 'invalid_token';
+  static override readonly status = 401;
   constructor(scheme: ChallengeScheme, description = 'The access token is not valid') {
-    super('invalid_token', 401, description, {
+    super(description, {
       challenges: [scheme],
       ...(scheme === 'oauth1' ? { oauthProblem: 'token_rejected' as const } : {}),
     });
@@ -138,8 +162,10 @@ export class InvalidToken extends GatewayError {
 
 /** RFC 9449 §7.1: a missing, malformed, replayed or unbound DPoP proof. */
 export class InvalidDpopProof extends GatewayError {
+  static override readonly code = 'invalid_dpop_proof';
+  static override readonly status = 401;
   constructor(description = 'The DPoP proof is not valid') {
-    super('invalid_dpop_proof', 401, description, { challenges: ['dpop'] });
+    super(description, { challenges: ['dpop'] });
   }
 }
 
@@ -148,17 +174,21 @@ export class InvalidDpopProof extends GatewayError {
  * the `DPoP-Nonce` header (respond.ts), and the client retries with it.
  */
 export class UseDpopNonce extends GatewayError {
+  static override readonly code = 'use_dpop_nonce';
+  static override readonly status = 401;
   /** Set by the caller that knows the current nonce, before the error is answered. */
   nonce: string | undefined;
   constructor(nonce?: string) {
-    super('use_dpop_nonce', 401, 'Resource server requires a DPoP nonce', { challenges: ['dpop'] });
+    super('Resource server requires a DPoP nonce', { challenges: ['dpop'] });
     this.nonce = nonce;
   }
 }
 
 export class InvalidSignature extends GatewayError {
+  static override readonly code = 'invalid_signature';
+  static override readonly status = 401;
   constructor(description = 'The request signature is not valid') {
-    super('invalid_signature', 401, description, {
+    super(description, {
       challenges: ['oauth1'],
       oauthProblem: 'signature_invalid',
     });
@@ -166,8 +196,10 @@ export class InvalidSignature extends GatewayError {
 }
 
 export class InvalidNonce extends GatewayError {
+  static override readonly code = 'invalid_nonce';
+  static override readonly status = 401;
   constructor() {
-    super('invalid_nonce', 401, 'The nonce has already been used', {
+    super('The nonce has already been used', {
       challenges: ['oauth1'],
       oauthProblem: 'nonce_used',
     });
@@ -175,8 +207,10 @@ export class InvalidNonce extends GatewayError {
 }
 
 export class InvalidTimestamp extends GatewayError {
+  static override readonly code = 'invalid_timestamp';
+  static override readonly status = 401;
   constructor() {
-    super('invalid_timestamp', 401, 'The timestamp is outside the accepted window', {
+    super('The timestamp is outside the accepted window', {
       challenges: ['oauth1'],
       oauthProblem: 'timestamp_refused',
     });
@@ -184,8 +218,10 @@ export class InvalidTimestamp extends GatewayError {
 }
 
 export class InsufficientScope extends GatewayError {
+  static override readonly code = 'insufficient_scope';
+  static override readonly status = 403;
   constructor(scheme: ChallengeScheme, requiredScope: string) {
-    super('insufficient_scope', 403, 'The token does not grant the scope this route requires', {
+    super('The token does not grant the scope this route requires', {
       challenges: [scheme],
       scope: requiredScope,
     });
@@ -196,55 +232,79 @@ export class InsufficientScope extends GatewayError {
 
 /** An auth backend (Redis, introspection, JWKS) is down and nothing usable is cached: fail closed. */
 export class TemporarilyUnavailable extends GatewayError {
+  static override readonly code = 'temporarily_unavailable';
+  static override readonly status = 503;
   constructor(cause?: unknown) {
-    super(
-      'temporarily_unavailable',
-      503,
-      'Authentication backend temporarily unavailable',
-      cause === undefined ? {} : { cause },
-    );
+    super('Authentication backend temporarily unavailable', cause === undefined ? {} : { cause });
   }
 }
 
 export class BadGateway extends GatewayError {
+  static override readonly code = 'bad_gateway';
+  static override readonly status = 502;
   constructor(cause?: unknown) {
-    super('bad_gateway', 502, 'Upstream unreachable', cause === undefined ? {} : { cause });
+    super('Upstream unreachable', cause === undefined ? {} : { cause });
   }
 }
 
 export class GatewayTimeout extends GatewayError {
+  static override readonly code = 'gateway_timeout';
+  static override readonly status = 504;
   constructor(cause?: unknown) {
-    super('gateway_timeout', 504, 'Upstream timed out', cause === undefined ? {} : { cause });
+    super('Upstream timed out', cause === undefined ? {} : { cause });
   }
 }
 
 /** Anything unexpected: never leaks internals. */
 export class InternalError extends GatewayError {
+  static override readonly code = 'internal_error';
+  static override readonly status = 500;
   constructor(cause?: unknown) {
-    super('internal_error', 500, 'Internal error', cause === undefined ? {} : { cause });
+    super('Internal error', cause === undefined ? {} : { cause });
   }
 }
 
-/** The set docs/errors.md must document (kept in sync by test/errors.test.ts). */
-export const ERROR_CODES = [
-  'not_found',
-  'bad_request',
-  'untrusted_peer',
-  'payload_too_large',
-  'headers_too_large',
-  'request_timeout',
-  'unauthorized',
-  'invalid_request',
-  'invalid_client',
-  'invalid_token',
-  'invalid_signature',
-  'invalid_dpop_proof',
-  'use_dpop_nonce',
-  'invalid_nonce',
-  'invalid_timestamp',
-  'insufficient_scope',
-  'temporarily_unavailable',
-  'bad_gateway',
-  'gateway_timeout',
-  'internal_error',
+// ── Configuration (never an HTTP answer) ──────────────────────────────────────────────────────
+
+/**
+ * Every problem found in one config or credentials load, each prefixed with where it is
+ * (`routes[2].upstream: …`). Reported by `check`, at start-up and on reload; not a GatewayError.
+ */
+export class ConfigError extends Error {
+  readonly issues: readonly string[];
+  constructor(issues: readonly string[]) {
+    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Every concrete error class; test/errors.test.ts checks that each GatewayError subclass exported
+ * here is listed, so a new class cannot be forgotten.
+ */
+export const ERROR_CLASSES = [
+  NotFound,
+  BadRequest,
+  UntrustedPeer,
+  PayloadTooLarge,
+  HeadersTooLarge,
+  RequestTimeout,
+  CredentialsMissing,
+  InvalidRequest,
+  InvalidClient,
+  InvalidToken,
+  InvalidDpopProof,
+  UseDpopNonce,
+  InvalidSignature,
+  InvalidNonce,
+  InvalidTimestamp,
+  InsufficientScope,
+  TemporarilyUnavailable,
+  BadGateway,
+  GatewayTimeout,
+  InternalError,
 ] as const;
+
+/** The set docs/errors.md must document (kept in sync by test/errors.test.ts). */
+export const ERROR_CODES: readonly string[] = Object.freeze(ERROR_CLASSES.map((kind) => kind.code));

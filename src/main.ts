@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import { loadConfig } from './config/load.js';
 import { renderConfigReference } from './config/reference.js';
 import { gatewayJsonSchema } from './config/schema.js';
+import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
 import { buildRuntime } from './runtime.js';

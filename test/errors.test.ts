@@ -13,7 +13,18 @@ describe('error codes', () => {
     expect([...documentedCodes].sort()).toEqual([...errors.ERROR_CODES].sort());
   });
 
-  test('every GatewayError subclass uses a documented code and status', () => {
+  test('ERROR_CLASSES lists every exported GatewayError subclass, and ERROR_CODES is derived from it', () => {
+    const exported = Object.values(errors).filter(
+      (value): value is typeof errors.GatewayError =>
+        typeof value === 'function' && value.prototype instanceof errors.GatewayError,
+    );
+    expect(new Set(exported)).toEqual(new Set(errors.ERROR_CLASSES));
+    expect(errors.ERROR_CODES).toEqual(errors.ERROR_CLASSES.map((kind) => kind.code));
+    expect(new Set(errors.ERROR_CODES).size).toBe(errors.ERROR_CODES.length);
+    expect(errors.ConfigError.prototype).not.toBeInstanceOf(errors.GatewayError);
+  });
+
+  test('every GatewayError subclass uses a documented code and status, on the class and its instances', () => {
     const instances: errors.GatewayError[] = [
       new errors.NotFound(),
       new errors.BadRequest(),
@@ -36,8 +47,12 @@ describe('error codes', () => {
       new errors.GatewayTimeout(),
       new errors.InternalError(),
     ];
-    expect(new Set(instances.map((e) => e.code)).size).toBe(errors.ERROR_CODES.length);
-    for (const error of instances) expect(documented).toContain(`${error.code}:${error.status}`);
+    expect(new Set(instances.map((e) => e.constructor))).toEqual(new Set(errors.ERROR_CLASSES));
+    for (const error of instances) {
+      const kind = error.constructor as typeof errors.GatewayError;
+      expect([error.code, error.status]).toEqual([kind.code, kind.status]);
+      expect(documented).toContain(`${error.code}:${error.status}`);
+    }
   });
 
   test('public descriptions never carry the cause', () => {

@@ -3,20 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
 import { type CredentialsFile, credentialsFileSchema } from './credentials-schema.js';
 import { deepFreeze } from './freeze.js';
 import { interpolateEnv } from './interpolate.js';
 import { type GatewayFileConfig, gatewayConfigSchema } from './schema.js';
-
-/** Every problem found in one load, each prefixed with where it is (`routes[2].upstream: …`). */
-export class ConfigError extends Error {
-  readonly issues: readonly string[];
-  constructor(issues: readonly string[]) {
-    super(`invalid configuration:\n${issues.map((issue) => `  - ${issue}`).join('\n')}`);
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-}
 
 export interface LoadedConfig {
   readonly path: string;

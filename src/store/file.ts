@@ -1,5 +1,5 @@
 import type { CredentialsFile } from '../config/credentials-schema.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../errors.js';
 import { sha256Hex, toBearerToken, toOAuth1Client, toOAuth1Token } from './records.js';
 import type { BearerToken, CredentialStore, OAuth1Client, OAuth1Token } from './types.js';
 

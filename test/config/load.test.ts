@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ConfigError, loadConfig, parseGatewayConfig } from '../../src/config/load.js';
+import { loadConfig, parseGatewayConfig } from '../../src/config/load.js';
 import { gatewayJsonSchema } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
 
 const route = { name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:3000', auth: 'none' };
 
