@@ -1,25 +1,29 @@
+import { randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
-import type { GatewayFileConfig } from './config/schema.js';
+import type { AuthMode, GatewayFileConfig } from './config/schema.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import type { Logger } from './observability/logger.js';
 import { countNonceClaims, type Metrics } from './observability/metrics.js';
-import { createAuthenticator } from './proxy/authenticate.js';
+import { challengesFor, createAuthenticator } from './proxy/authenticate.js';
 import type { ProxyContext } from './proxy/context.js';
 import { buildHeaderPolicy } from './proxy/headers.js';
-import { buildRouteTable } from './proxy/router.js';
+import { buildRouteTable, type CompiledRoute } from './proxy/router.js';
 import { createOAuth1Scheme, createOAuth2Scheme } from './proxy/schemes.js';
 import {
   createStores,
   MemoryNonceStore,
+  type NonceStore,
   type NonceStoreStats,
   needsRedis,
   type RedisConnection,
   RedisSharedTokenCache,
   type Stores,
 } from './store/index.js';
+import { createDpopNonces } from './verify/dpop/nonce.js';
+import type { DpopBindingContext, DpopMode } from './verify/dpop/request.js';
 
 /**
  * Everything a request reads, built once per config load and never mutated: the route table,
@@ -89,6 +93,30 @@ async function connectRedis(
   });
 }
 
+/** Per process: server nonces stay valid across reloads (set a shared secret for several replicas). */
+const PROCESS_NONCE_SECRET = randomBytes(32);
+
+function dpopContext(
+  config: GatewayFileConfig,
+  jtis: NonceStore,
+  metrics: Metrics | undefined,
+  now: () => number,
+): DpopBindingContext {
+  const { dpop } = config.oauth2;
+  return {
+    policy: { algorithms: new Set(dpop.algorithms), maxAgeMs: dpop.maxAge, skewMs: dpop.clockSkew },
+    jtis: countNonceClaims(jtis, metrics, 'dpop'),
+    nonces:
+      dpop.nonce === 'off'
+        ? undefined
+        : createDpopNonces(
+            dpop.nonce.secret === undefined ? PROCESS_NONCE_SECRET : Buffer.from(dpop.nonce.secret),
+            dpop.nonce.rotation,
+          ),
+    now,
+  };
+}
+
 export async function buildRuntime(
   loaded: LoadedConfig,
   previous: Runtime | undefined,
@@ -128,7 +156,10 @@ export async function buildRuntime(
       : undefined;
   // A new resolver per config: its token sources close over this config's stores and endpoints.
   const tokens = createTokenResolver(config.oauth2, { credentials: stores.credentials, now, sharedCache });
-  const oauth2 = createOAuth2Scheme(config, { resolver: tokens, now });
+  const dpopMode = (route: CompiledRoute): DpopMode => route.config.dpop ?? config.oauth2.dpop.mode;
+  const dpop =
+    stores.dpopJtis === undefined ? undefined : dpopContext(config, stores.dpopJtis, options.metrics, now);
+  const oauth2 = createOAuth2Scheme(config, { resolver: tokens, now, dpop, dpopMode });
 
   const runtime: Runtime = {
     loaded,
@@ -136,8 +167,16 @@ export async function buildRuntime(
     tls: loaded.tls,
     routes: buildRouteTable(config.routes),
     headerPolicy: buildHeaderPolicy(config.identity),
-    realms: { oauth1: config.oauth1.realm, oauth2: config.oauth2.realm },
-    authenticator: createAuthenticator({ oauth1, oauth2 }),
+    realms: {
+      oauth1: config.oauth1.realm,
+      oauth2: config.oauth2.realm,
+      dpopAlgorithms: config.oauth2.dpop.algorithms.join(' '),
+    },
+    authenticator: createAuthenticator({
+      oauth1,
+      oauth2,
+      challenges: (route) => challengesFor(route.config.auth as Exclude<AuthMode, 'none'>, dpopMode(route)),
+    }),
     stores,
     redis,
     tokens,
@@ -156,6 +195,8 @@ export async function buildRuntime(
     close: async (next) => {
       await tokens.close();
       if (next?.stores.nonces !== stores.nonces) await stores.nonces.close();
+      if (stores.dpopJtis !== undefined && next?.stores.dpopJtis !== stores.dpopJtis)
+        await stores.dpopJtis.close();
       if (next?.stores.credentials !== stores.credentials) await stores.credentials.close();
       if (redis !== undefined && next?.redis !== redis) await redis.close();
     },

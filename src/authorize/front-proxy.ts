@@ -66,6 +66,7 @@ export function describeOriginal(check: CheckRequest, envoyPathPrefix: string): 
   const common = {
     authorization: headers.authorization,
     contentType: headers['content-type'],
+    dpop: headers['dpop'] as string | undefined,
     clientIp: check.peer,
   };
 

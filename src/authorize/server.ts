@@ -141,6 +141,7 @@ export class AuthorizeServer {
       if (identity.clientId !== '') headers[names.client] = identityHeaderValue(identity.clientId);
       headers[names.scope] = identityHeaderValue(identity.scopes.join(' '));
       headers[names.method] = identity.method;
+      if (identity.jkt !== undefined) headers[names.keyThumbprint] = identity.jkt;
     }
     headers['content-length'] = '0';
     res.writeHead(200, headers);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_NONCES } from '../store/memory.js';
+import { DPOP_ALGORITHMS } from '../verify/dpop/proof.js';
 import { SIGNATURE_METHODS } from '../verify/oauth1/signature-methods.js';
 
 /**
@@ -150,6 +151,8 @@ const identitySchema = z.strictObject({
       client: headerName.default('X-OAuth-Client-Id'),
       scope: headerName.default('X-OAuth-Scope'),
       method: headerName.default('X-OAuth-Method'),
+      /** RFC 9449: the thumbprint of the DPoP key a request proved, for the app to log or bind. */
+      keyThumbprint: headerName.default('X-OAuth-Jkt'),
     })
     .prefault({}),
   strip: z.array(headerName).default([]),
@@ -226,6 +229,28 @@ const jwtSchema = z.strictObject({
   jwksCooldown: duration.prefault('30s'),
 });
 
+export const DPOP_MODES = ['off', 'allow', 'require'] as const;
+
+/** RFC 9449 sender-constrained tokens (docs/dpop.md). */
+const dpopSchema = z.strictObject({
+  /** off: DPoP is not spoken; allow: DPoP-bound tokens need proofs, Bearer still works; require: DPoP only. */
+  mode: z.enum(DPOP_MODES).default('off'),
+  algorithms: z.array(z.enum(DPOP_ALGORITHMS)).min(1).default(['ES256', 'EdDSA', 'RS256', 'PS256']),
+  /** How old a proof's iat may be. */
+  maxAge: duration.prefault('60s'),
+  /** Tolerance for proofs from clients whose clock runs ahead or behind. */
+  clockSkew: duration.prefault('5s'),
+  /** RFC 9449 §9 server nonces: off, or a rotation period (and a shared secret for several replicas). */
+  nonce: z
+    .union([
+      z.literal('off'),
+      z.strictObject({ rotation: duration.prefault('5m'), secret: z.string().min(16).optional() }),
+    ])
+    .default('off'),
+  /** Where proof jti values are remembered (same replay-safe rules as oauth1.nonceStore). */
+  jtiStore: nonceStoreSchema,
+});
+
 const oauth2Schema = z.strictObject({
   realm: z.string().default('oauth-gateway'),
   tokenSources: z.array(z.enum(TOKEN_SOURCES)).min(1).default(['store']),
@@ -233,6 +258,7 @@ const oauth2Schema = z.strictObject({
   jwt: jwtSchema.optional(),
   allowQueryToken: z.boolean().default(false),
   allowFormToken: z.boolean().default(false),
+  dpop: dpopSchema.prefault({}),
 });
 
 const routeSchema = z.strictObject({
@@ -253,6 +279,8 @@ const routeSchema = z.strictObject({
   /** RFC 8707/9068: the audience the bearer token must carry for this route (overrides oauth2.jwt.audience). */
   audience: z.string().min(1).optional(),
   passAuthorization: z.boolean().default(false),
+  /** Overrides oauth2.dpop.mode for this route. */
+  dpop: z.enum(DPOP_MODES).optional(),
 });
 
 export const gatewayConfigSchema = z
@@ -320,6 +348,11 @@ export const gatewayConfigSchema = z
     },
     { when: () => true },
   );
+
+/** Does any route speak DPoP (globally or by its own `dpop` setting)? */
+export function dpopInUse(config: GatewayFileConfig): boolean {
+  return config.oauth2.dpop.mode !== 'off' || config.routes.some((route) => (route.dpop ?? 'off') !== 'off');
+}
 
 /** gateway.yaml after validation and defaults (durations in milliseconds). */
 export type GatewayFileConfig = z.output<typeof gatewayConfigSchema>;

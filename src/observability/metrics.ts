@@ -16,16 +16,21 @@ function cacheEvents(stats: TokenResolverStats | undefined): Record<string, numb
 const CLAIM_RESULT = { fresh: 'accepted', replayed: 'replay', stale: 'stale' } as const;
 
 /** Count claims without changing the store's identity (stores are carried across reloads). */
-export function countNonceClaims(store: NonceStore, metrics: Metrics | undefined): NonceStore {
+export function countNonceClaims(
+  store: NonceStore,
+  metrics: Metrics | undefined,
+  kind: 'oauth1' | 'dpop' = 'oauth1',
+): NonceStore {
   if (metrics === undefined) return store;
+  const counter = kind === 'dpop' ? metrics.dpopJtiClaims : metrics.nonceClaims;
   return {
     claim: async (claim) => {
       try {
         const verdict = await store.claim(claim);
-        metrics.nonceClaims.inc({ result: CLAIM_RESULT[verdict] });
+        counter.inc({ result: CLAIM_RESULT[verdict] });
         return verdict;
       } catch (error) {
-        metrics.nonceClaims.inc({ result: 'error' });
+        counter.inc({ result: 'error' });
         throw error;
       }
     },
@@ -100,6 +105,12 @@ export class Metrics {
   readonly nonceClaims = new Counter({
     name: 'oauth_gateway_nonce_claims_total',
     help: 'OAuth1 nonce claims by result (accepted, replay, stale = below the store floor, error = store unavailable)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly dpopJtiClaims = new Counter({
+    name: 'oauth_gateway_dpop_jti_claims_total',
+    help: 'DPoP proof jti claims by result (accepted, replay, stale = below the store floor, error = store unavailable)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

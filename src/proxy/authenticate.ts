@@ -57,11 +57,29 @@ const NOTHING: Detected<never, never> = Object.freeze({
   oauth2: undefined,
 });
 
+/**
+ * RFC 9449 §7.1: a route where DPoP is allowed offers both the Bearer and the DPoP challenge; one
+ * that requires it offers only DPoP.
+ */
+export function challengesFor(
+  mode: Exclude<AuthMode, 'none'>,
+  dpop: 'off' | 'allow' | 'require',
+): readonly ChallengeScheme[] {
+  if (dpop === 'off' || mode === 'oauth1') return CHALLENGES[mode];
+  const oauth2: readonly ChallengeScheme[] = dpop === 'allow' ? ['oauth2', 'dpop'] : ['dpop'];
+  return mode === 'any' ? ['oauth1', ...oauth2] : oauth2;
+}
+
 export function createAuthenticator<C1, C2>(verifiers: {
   oauth1: SchemeVerifier<C1>;
   oauth2: SchemeVerifier<C2>;
+  /** The challenges a route without credentials answers with (default: by its auth mode). */
+  challenges?: (route: CompiledRoute) => readonly ChallengeScheme[];
 }): Authenticator {
   const { oauth1, oauth2 } = verifiers;
+  const challenges =
+    verifiers.challenges ??
+    ((route: CompiledRoute) => CHALLENGES[route.config.auth as Exclude<AuthMode, 'none'>]);
   return {
     detect(route, facts): Detected<C1, C2> {
       const mode = route.config.auth;
@@ -90,7 +108,7 @@ export function createAuthenticator<C1, C2>(verifiers: {
         if (body !== undefined) two = oauth2.withBody(two, body);
         if (oauth2.present(two)) return oauth2.verify(facts, two, route);
       }
-      throw new CredentialsMissing(CHALLENGES[mode]);
+      throw new CredentialsMissing(challenges(route));
     },
   };
 }

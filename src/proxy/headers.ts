@@ -151,7 +151,8 @@ export function buildUpstreamHeaders(
       if (lower === 'host') out.push(name, value);
       continue;
     }
-    if (lower === 'authorization' && !context.passAuthorization) continue;
+    // The DPoP proof (RFC 9449) belongs with the token: it travels upstream only when the token does.
+    if ((lower === 'authorization' || lower === 'dpop') && !context.passAuthorization) continue;
     // Node's parser already refuses whitespace in names; only `_` needs folding (rarely present).
     if (context.policy.stripped.has(lower.includes('_') ? lower.replaceAll('_', '-') : lower)) continue;
     out.push(name, value);
@@ -174,6 +175,7 @@ export function buildUpstreamHeaders(
     // RFC 7662 makes client_id optional: send no header rather than an empty one.
     if (identity.clientId !== '') out.push(names.client, identityHeaderValue(identity.clientId));
     out.push(names.scope, identityHeaderValue(identity.scopes.join(' ')), names.method, identity.method);
+    if (identity.jkt !== undefined) out.push(names.keyThumbprint, identity.jkt);
   }
   return out;
 }

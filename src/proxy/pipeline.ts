@@ -22,6 +22,8 @@ export interface OriginalRequest {
   readonly host: string;
   readonly authorization: string | undefined;
   readonly contentType: string | undefined;
+  /** The DPoP header (RFC 9449), if any. */
+  readonly dpop: string | undefined;
   readonly clientIp: string;
 }
 
@@ -62,6 +64,7 @@ export function resolveRequest(
       target: original.target,
       authorization: original.authorization,
       contentType: original.contentType,
+      dpop: original.dpop,
       body: undefined,
     },
   };

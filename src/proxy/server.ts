@@ -231,6 +231,7 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
       host,
       authorization: req.headers.authorization,
       contentType: req.headers['content-type'],
+      dpop: req.headers.dpop as string | undefined,
       clientIp: req.socket.remoteAddress ?? '',
     };
   }

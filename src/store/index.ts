@@ -1,5 +1,5 @@
 import type { CredentialsFile } from '../config/credentials-schema.js';
-import type { GatewayFileConfig } from '../config/schema.js';
+import { dpopInUse, type GatewayFileConfig } from '../config/schema.js';
 import { FileCredentialStore } from './file.js';
 import { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 import type { RedisConnection } from './redis.js';
@@ -9,11 +9,15 @@ import type { CredentialStore, NonceStore } from './types.js';
 export interface Stores {
   readonly credentials: CredentialStore;
   readonly nonces: NonceStore;
+  /** RFC 9449 proof jti values, when any route speaks DPoP; a store of its own (never OAuth1's). */
+  readonly dpopJtis: NonceStore | undefined;
 }
 
 export interface StoreHooks {
   /** The memory nonce store raised its timestamp floor (at most once a minute). */
   readonly onFloorRaise?: (report: FloorRaiseReport) => void;
+  /** The same for the DPoP jti store. */
+  readonly onDpopFloorRaise?: (report: FloorRaiseReport) => void;
 }
 
 /** True when the config needs a Redis connection (redis credentials, nonces or shared L2 cache). */
@@ -21,6 +25,7 @@ export function needsRedis(config: GatewayFileConfig): boolean {
   return (
     config.credentials.type === 'redis' ||
     config.oauth1.nonceStore.type === 'redis' ||
+    (dpopInUse(config) && config.oauth2.dpop.jtiStore.type === 'redis') ||
     config.oauth2.introspection?.cache.shared === true
   );
 }
@@ -56,24 +61,47 @@ export function createStores(
     credentials = new FileCredentialStore(loaded.credentials);
   }
 
-  let nonces: NonceStore;
-  const nonceStore = config.oauth1.nonceStore;
-  if (nonceStore.type === 'redis') {
-    nonces = new RedisNonceStore(requireRedis('oauth1.nonceStore: redis'));
-  } else {
+  /**
+   * One replay store by the never-forget rule: Redis, or a bounded memory store carried over from
+   * the previous runtime (a fresh one would forget every claim and reopen the replay window).
+   */
+  const replayStore = (
+    settings: GatewayFileConfig['oauth1']['nonceStore'],
+    namespace: string,
+    what: string,
+    carried: NonceStore | undefined,
+    onFloorRaise: StoreHooks['onFloorRaise'],
+  ): NonceStore => {
+    if (settings.type === 'redis') return new RedisNonceStore(requireRedis(`${what}: redis`), namespace);
     const options = {
-      maxEntries: nonceStore.maxEntries,
-      ...(hooks.onFloorRaise === undefined ? {} : { onFloorRaise: hooks.onFloorRaise }),
+      maxEntries: settings.maxEntries,
+      ...(onFloorRaise === undefined ? {} : { onFloorRaise }),
     };
-    if (previous?.nonces instanceof MemoryNonceStore) {
-      nonces = previous.nonces;
-      previous.nonces.configure(options);
-    } else {
-      nonces = new MemoryNonceStore(options);
+    if (carried instanceof MemoryNonceStore) {
+      carried.configure(options);
+      return carried;
     }
-  }
+    return new MemoryNonceStore(options);
+  };
 
-  return { credentials, nonces };
+  const nonces = replayStore(
+    config.oauth1.nonceStore,
+    'oauth1:nonce:',
+    'oauth1.nonceStore',
+    previous?.nonces,
+    hooks.onFloorRaise,
+  );
+  const dpopJtis = dpopInUse(config)
+    ? replayStore(
+        config.oauth2.dpop.jtiStore,
+        'dpop:jti:',
+        'oauth2.dpop.jtiStore',
+        previous?.dpopJtis,
+        hooks.onDpopFloorRaise,
+      )
+    : undefined;
+
+  return { credentials, nonces, dpopJtis };
 }
 
 export { createCredentialStoreFromFile, FileCredentialStore } from './file.js';

@@ -24,9 +24,12 @@ import type {
  */
 export class RedisNonceStore implements NonceStore {
   readonly #redis: RedisConnection;
+  readonly #namespace: string;
 
-  constructor(redis: RedisConnection) {
+  /** `namespace`: `oauth1:nonce:` (DESIGN "Redis layout") or `dpop:jti:` for DPoP proofs. */
+  constructor(redis: RedisConnection, namespace = 'oauth1:nonce:') {
     this.#redis = redis;
+    this.#namespace = namespace;
   }
 
   /**
@@ -38,7 +41,9 @@ export class RedisNonceStore implements NonceStore {
    */
   async claim(claim: NonceClaim): Promise<NonceVerdict> {
     const ttlMs = Math.max(1, 2 * claim.windowMs);
-    return (await this.#redis.setIfAbsent(`oauth1:nonce:${claim.key}`, '1', ttlMs)) ? 'fresh' : 'replayed';
+    return (await this.#redis.setIfAbsent(`${this.#namespace}${claim.key}`, '1', ttlMs))
+      ? 'fresh'
+      : 'replayed';
   }
 
   /** The connection belongs to whoever created it (it is shared); nothing to release here. */

@@ -5,4 +5,6 @@ export interface Identity {
   /** Absent for two-legged OAuth1 and client_credentials tokens: no user header is sent. */
   readonly user?: string | undefined;
   readonly scopes: readonly string[];
+  /** RFC 9449: the thumbprint of the key a DPoP request proved possession of. */
+  readonly jkt?: string | undefined;
 }

@@ -15,6 +15,8 @@ export interface RequestFacts {
   /** The Authorization header, if exactly one was sent. */
   readonly authorization: string | undefined;
   readonly contentType: string | undefined;
+  /** The DPoP header (RFC 9449 §4.1); repeated headers arrive joined with ", ". */
+  readonly dpop?: string | undefined;
   /** The body, only when the proxy read it (form bodies, oauth_body_hash); otherwise undefined. */
   readonly body: Buffer | undefined;
 }
