@@ -63,6 +63,14 @@ export function describeOriginal(check: CheckRequest, envoyPathPrefix: string): 
     seen.add(name);
   }
   const { headers } = check;
+  // Each front sets one convention's headers and passes the client's other headers through: nginx
+  // forwards a client's X-Forwarded-Uri, Caddy and Traefik a client's X-Original-URI. Both present
+  // means one of them is the client's, and believing it would let the client name the request.
+  if (headers['x-original-uri'] !== undefined && headers['x-forwarded-uri'] !== undefined) {
+    throw new BadRequest(
+      'Both X-Original-URI (nginx) and X-Forwarded-Uri (Traefik, Caddy) describe this request: one of them was sent by the client',
+    );
+  }
   const common = {
     authorization: headers.authorization,
     contentType: headers['content-type'],

@@ -122,6 +122,9 @@ export class AuthorizeServer {
         FORM.test(req.headers['content-type'] ?? '')
       )
         failure = BODY_NOT_SENT;
+      // The error code again as a header: nginx auth_request drops a denial's body, and its config
+      // rebuilds `{"error": …}` from this (examples/forward-auth/nginx.conf).
+      if (failure.exposeCode && !res.headersSent) res.setHeader('x-oauth-error', failure.code);
       sendError(res, failure, context.realms, requestId);
     } finally {
       this.#finish(res, started, requestId, front, resolved, identity, failure);

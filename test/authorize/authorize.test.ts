@@ -177,6 +177,22 @@ describe('authorize listener', () => {
       expect(reply.headers['x-oauth-user']).toBe(TOKEN.userId);
     });
 
+    it('convention confusion: a client X-Original-URI passed through by Caddy/Traefik (or X-Forwarded-Uri by nginx) is refused', async () => {
+      // The front set X-Forwarded-* for GET /admin/x; the client added an nginx-style description.
+      const reply = await check(port, {
+        Host: 'api.test',
+        'X-Forwarded-Method': 'GET',
+        'X-Forwarded-Proto': 'http',
+        'X-Forwarded-Host': 'api.test',
+        'X-Forwarded-Uri': '/admin/x',
+        'X-Original-Method': 'GET',
+        'X-Original-URI': '/public/x',
+      });
+      expect(reply.status).toBe(400);
+      expect(JSON.parse(reply.body).error_description).toMatch(/one of them was sent by the client/);
+      expect(reply.headers['x-oauth-error']).toBe('bad_request');
+    });
+
     it('a described value given twice is refused (400): the check must be unambiguous', async () => {
       const reply = await rawRequest(
         port,

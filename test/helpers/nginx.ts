@@ -18,7 +18,7 @@ export interface NginxOrigin {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -36,42 +36,77 @@ export function nginxBinary(): string {
   throw new Error('nginx is not installed: `apt-get install nginx-light` (.ci/run installs it)');
 }
 
-export async function startNginxOrigin(): Promise<NginxOrigin> {
+export interface NginxInstance {
+  /** `http://127.0.0.1:<port>` of the first port handed to `httpBlock`. */
+  readonly url: string;
+  readonly port: number;
+  /** The private prefix (temp dir): logs, pid, temp paths. */
+  readonly dir: string;
+  errorLog(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private nginx instance (no daemon, no master process, everything under a temp prefix) running
+ * `http { <httpBlock(dir, port)> }`; `httpBlock` gets the prefix and a free port, and must serve
+ * `GET /__ready` on that port with a 2xx/4xx once nginx is up (any HTTP answer counts).
+ */
+export async function startNginx(httpBlock: (dir: string, port: number) => string): Promise<NginxInstance> {
   const binary = nginxBinary();
   const dir = await mkdtemp(join(tmpdir(), 'oauth-gateway-nginx-'));
   const port = await freePort();
-  const log = join(dir, 'access.log');
   const config = `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events {}
 http {
-  log_format requests '$connection\\t$request';
-  access_log ${log} requests;
   client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
   uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server {
-    listen 127.0.0.1:${port};
-    location / { default_type text/plain; return 200 "$request_method $request_uri\\n"; }
-  }
+${httpBlock(dir, port)}
 }
 `;
   await writeFile(join(dir, 'nginx.conf'), config);
   const child: ChildProcess = spawn(binary, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
-  const deadline = Date.now() + 5_000;
+  const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+  const deadline = Date.now() + 10_000;
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/__ready`).then(
-      (r) => r.ok,
+      () => true,
       () => false,
     );
     if (ok) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
-      const errors = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
-      throw new Error(`nginx did not start on port ${port}: ${errors}`);
+      throw new Error(`nginx did not start on port ${port}: ${await errorLog()}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
+    dir,
+    errorLog,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startNginxOrigin(): Promise<NginxOrigin> {
+  let log = '';
+  const nginx = await startNginx((dir, port) => {
+    log = join(dir, 'access.log');
+    return `  log_format requests '$connection\\t$request';
+  access_log ${log} requests;
+  server {
+    listen 127.0.0.1:${port};
+    location / { default_type text/plain; return 200 "$request_method $request_uri\\n"; }
+  }`;
+  });
+  return {
+    url: nginx.url,
     async requests() {
       const text = await readFile(log, 'utf8').catch(() => '');
       return text
@@ -82,12 +117,6 @@ http {
           return [line.slice(0, tab), line.slice(tab + 1)] as const;
         });
     },
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
-      child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () => nginx.stop(),
   };
 }
