@@ -182,7 +182,7 @@ export function forwardAuthSuite(spec: FrontSpec): void {
 
       it('two-legged OAuth1 (no token, no user): the spoofed X-OAuth-User is removed, not kept', async () => {
         const reply = await send('/machine/run', [
-          ['Authorization', signedHeader('GET', `${base}/machine/run`, true)],
+          ['Authorization', signedHeader('GET', `${base}/machine/run`, { twoLegged: true })],
           ...SPOOFED,
         ]);
         expect(reply.status, reply.raw).toBe(200);

@@ -44,9 +44,17 @@ const oauth = new OAuth({
 });
 const token = { key: TOKEN.token, secret: TOKEN.tokenSecret };
 
-/** `Authorization: OAuth …` for the URL the client uses at the front proxy. */
-export function signedHeader(method: string, url: string, twoLegged = false): string {
-  return oauth.toHeader(oauth.authorize({ url, method }, twoLegged ? undefined : token)).Authorization;
+/**
+ * `Authorization: OAuth …` for the URL the client uses at the front proxy; `form` parameters are
+ * signed too (RFC 5849 §3.4.1.3.1); `twoLegged` signs with the consumer alone.
+ */
+export function signedHeader(
+  method: string,
+  url: string,
+  options: { twoLegged?: boolean; form?: Record<string, string> } = {},
+): string {
+  const request = { url, method, ...(options.form ? { data: options.form } : {}) };
+  return oauth.toHeader(oauth.authorize(request, options.twoLegged ? undefined : token)).Authorization;
 }
 
 /** `url` with the OAuth1 protocol parameters appended to its query (RFC 5849 §3.5.3). */
