@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { accessTokenHash } from '../../../src/verify/dpop/proof.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { rawRequest } from '../../helpers/raw-http.js';
@@ -273,6 +274,121 @@ describe('DPoP server nonces (RFC 9449 §9)', () => {
         ...insecure,
       });
       expect(second.status).toBe(200);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+      await as.close();
+    }
+  });
+});
+
+describe('DPoP replay across replicas and fuzzing', () => {
+  it('a proof used at one gateway is refused at another sharing the Redis jti store', async () => {
+    const as = await startAuthorizationServer();
+    const upstream = await startUpstream();
+    const keyPrefix = `dpop-test:${crypto.randomUUID()}:`;
+    const make = () =>
+      startTestGateway({
+        config: {
+          redis: { url: inject('redisUrl'), keyPrefix },
+          oauth2: {
+            tokenSources: ['jwt'],
+            jwt: { jwksUri: as.jwksUri, issuer: as.issuer, audience: RESOURCES.jwt, algorithms: ['RS256'] },
+            dpop: { mode: 'allow', jtiStore: 'redis' },
+          },
+          routes: [{ name: 'jwt', match: { pathPrefix: '/jwt' }, upstream: upstream.url, auth: 'oauth2' }],
+        },
+      });
+    const one = await make();
+    const two = await make();
+    try {
+      const issuer = new URL(as.issuer);
+      const server = await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, insecure),
+      );
+      const client: oauth.Client = { client_id: SERVICE_CLIENT.clientId };
+      const keys = await oauth.generateKeyPair('ES256', { extractable: true });
+      const response = await oauth.clientCredentialsGrantRequest(
+        server,
+        client,
+        oauth.ClientSecretBasic(SERVICE_CLIENT.clientSecret),
+        new URLSearchParams({ resource: RESOURCES.jwt }),
+        { DPoP: oauth.DPoP(client, keys), ...insecure },
+      );
+      const { access_token: token } = await oauth.processClientCredentialsResponse(server, client, response);
+      // Both replicas are addressed by the same URL (as behind one Service): one proof fits both.
+      const host = 'api.example.test';
+      const proof = await new SignJWT({
+        htm: 'GET',
+        htu: `http://${host}/jwt/x`,
+        iat: Math.floor(Date.now() / 1000),
+        jti: crypto.randomUUID(),
+        ath: accessTokenHash(token),
+      })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
+        .sign(keys.privateKey);
+      const headers = { host, authorization: `DPoP ${token}`, dpop: proof };
+      expect((await send(one.url, '/jwt/x', { headers })).status).toBe(200);
+      const replay = await send(two.url, '/jwt/x', { headers });
+      expect(replay.status).toBe(401);
+      expect(errorCode(replay)).toBe('invalid_dpop_proof');
+      expect(upstream.requests).toHaveLength(1);
+    } finally {
+      await one.stop();
+      await two.stop();
+      await upstream.close();
+      await as.close();
+    }
+  });
+
+  it('fuzzed DPoP headers and DPoP authorizations: never a 5xx, never accepted', async () => {
+    const as = await startAuthorizationServer();
+    const upstream = await startUpstream();
+    const gw = await startTestGateway({
+      config: {
+        oauth2: {
+          tokenSources: ['jwt'],
+          jwt: { jwksUri: as.jwksUri, issuer: as.issuer, audience: RESOURCES.jwt, algorithms: ['RS256'] },
+          dpop: { mode: 'allow' },
+        },
+        routes: [{ name: 'jwt', match: { pathPrefix: '/jwt' }, upstream: upstream.url, auth: 'oauth2' }],
+      },
+    });
+    try {
+      const token = await as.getToken({ resource: 'jwt', scope: 'read' });
+      const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const segment = fc.oneof(
+        fc.string({ maxLength: 40 }).map((text) => Buffer.from(text).toString('base64url')),
+        fc.constantFrom(
+          b64({ alg: 'ES256', typ: 'dpop+jwt', jwk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } }),
+          b64({ alg: 'none', typ: 'dpop+jwt' }),
+          b64({ htm: 'GET', htu: `${gw.url}/jwt/x`, iat: Math.floor(Date.now() / 1000), jti: 'j' }),
+          b64([]),
+          b64(null),
+          '',
+        ),
+      );
+      const proof = fc.oneof(
+        fc.tuple(segment, segment, segment).map((parts) => parts.join('.')),
+        fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.=,; '), maxLength: 80 }),
+      );
+      const scheme = fc.constantFrom('DPoP', 'dpop', 'Bearer', 'DPoP ', 'DPoP\t');
+      const before = upstream.requests.length;
+      await fc.assert(
+        fc.asyncProperty(scheme, proof, async (name, value) => {
+          const headers: Record<string, string> = { authorization: `${name} ${token}` };
+          if (value.trim() !== '') headers['dpop'] = value.trim();
+          const reply = await send(gw.url, '/jwt/x', { headers });
+          // The unbound token passes as Bearer (its proof header is ignored); as DPoP it never does.
+          if (name.trim().toLowerCase() === 'bearer') return reply.status === 200;
+          return reply.status >= 400 && reply.status < 500;
+        }),
+        { seed: 20_261_201, numRuns: 200 },
+      );
+      const bearerCalls = upstream.requests.length - before;
+      expect(upstream.requests.slice(before).every((r) => r.headers.authorization === undefined)).toBe(true);
+      expect(bearerCalls).toBeGreaterThan(0);
     } finally {
       await gw.stop();
       await upstream.close();
