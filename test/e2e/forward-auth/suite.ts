@@ -42,7 +42,7 @@ export interface FrontSpec {
   readonly denialBody: 'gateway' | 'error-code-only';
 }
 
-const IDENTITY = ['x-oauth-user', 'x-oauth-client-id', 'x-oauth-scope', 'x-oauth-method'];
+const IDENTITY = ['x-oauth-user', 'x-oauth-client-id', 'x-oauth-scope', 'x-oauth-method', 'x-oauth-jkt'];
 
 /** Every header spelling a client could use to smuggle an identity (DESIGN.md, upstream contract). */
 const SPOOFED: readonly (readonly [string, string])[] = [
@@ -55,6 +55,8 @@ const SPOOFED: readonly (readonly [string, string])[] = [
   ['X-OAuth-Scope', 'admin'],
   ['x_oauth_scope', 'admin2'],
   ['X-OAuth-Method', 'oauth2'],
+  ['X-OAuth-Jkt', 'attacker-key-thumbprint'],
+  ['x_oauth_jkt', 'attacker-key-thumbprint2'],
 ];
 
 /** Identity-like headers the app received, any spelling (`_` read as `-`, as CGI/WSGI do). */
