@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { AuthorizeServer } from './authorize/server.js';
 import { type Env, loadConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
+import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createAdminServer } from './proxy/admin.js';
@@ -58,9 +59,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { logger } = options;
   const env = options.env ?? process.env;
   const metrics = new Metrics();
+  const backendFailures = new BackendFailureLog(logger, metrics);
   const initial = await buildRuntime(await loadConfig(options.configPath, env), undefined, {
     logger,
     metrics,
+    backendFailures,
   });
   metrics.setConfigHash(initial.loaded.hash);
   const proxy = new GatewayServer(initial, logger, metrics);
@@ -99,7 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       try {
         const loaded = await loadConfig(options.configPath, env);
         if (loaded.hash === proxy.context.loaded.hash) return true;
-        const next = await buildRuntime(loaded, proxy.context, { logger, metrics });
+        const next = await buildRuntime(loaded, proxy.context, { logger, metrics, backendFailures });
         const previous = proxy.swapContext(next);
         metrics.retireTokenResolver(previous.tokens.stats());
         metrics.reloads.inc({ result: 'success' });

@@ -5,6 +5,7 @@ import type { LoadedConfig } from './config/load.js';
 import type { AuthMode, GatewayFileConfig } from './config/schema.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
+import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
 import { countNonceClaims, type Metrics } from './observability/metrics.js';
 import { challengesFor, createAuthenticator } from './proxy/authenticate.js';
@@ -39,6 +40,8 @@ export interface Runtime extends ProxyContext {
   readonly tokens: TokenResolver;
   /** Nonce store numbers for metrics (a Redis store reports only the configured window). */
   nonceStats(): NonceStoreStats;
+  /** Where 503 causes and refused backend answers are logged and counted. */
+  readonly backendFailures: BackendFailureLog;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
   /** Release what this runtime owns that `next` (the runtime replacing it, if any) does not reuse. */
@@ -50,6 +53,8 @@ export interface RuntimeOptions {
   readonly now?: () => number;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
+  /** One per process so its rate limit spans reloads; built from logger and metrics if absent. */
+  readonly backendFailures?: BackendFailureLog;
 }
 
 function buildTrustedProxies(cidrs: readonly string[]): (address: string | undefined) => boolean {
@@ -154,8 +159,14 @@ export async function buildRuntime(
     redis !== undefined && config.oauth2.introspection?.cache.shared === true
       ? new RedisSharedTokenCache(redis, { revive: reviveTokenInfo })
       : undefined;
+  const backendFailures = options.backendFailures ?? new BackendFailureLog(options.logger, options.metrics);
   // A new resolver per config: its token sources close over this config's stores and endpoints.
-  const tokens = createTokenResolver(config.oauth2, { credentials: stores.credentials, now, sharedCache });
+  const tokens = createTokenResolver(config.oauth2, {
+    credentials: stores.credentials,
+    now,
+    sharedCache,
+    onBackendFailure: (fault) => backendFailures.report(fault, {}, true),
+  });
   const dpopMode = (route: CompiledRoute): DpopMode => route.config.dpop ?? config.oauth2.dpop.mode;
   const dpop =
     stores.dpopJtis === undefined ? undefined : dpopContext(config, stores.dpopJtis, options.metrics, now);
@@ -180,6 +191,7 @@ export async function buildRuntime(
     stores,
     redis,
     tokens,
+    backendFailures,
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
     nonceStats: () => {
       const windowMs = config.oauth1.timestampWindow;

@@ -187,5 +187,7 @@ export class AuthorizeServer {
         'check',
       );
     }
+    // As in proxy mode: a 503's cause is logged (rate limited) and counted.
+    if (failure?.status === 503) this.#context().backendFailures.report(failure, { route, requestId });
   }
 }

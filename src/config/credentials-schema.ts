@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifierString } from '../identifiers.js';
 
 /**
  * credentials.yaml: the records an Authlib-style authorization server owns (OAuth1 clients and
@@ -10,8 +11,17 @@ const pem = z.string().refine((value) => /-----BEGIN [A-Z ]+-----/.test(value), 
   message: 'must be a PEM public key or certificate',
 });
 
+/**
+ * A user or client id: a non-empty string, or a safe integer (Authlib models keep `user_id` as an
+ * Integer) stored as its decimal string, so `userId: 42` reaches upstream as `42`.
+ */
+const ID_MESSAGE = 'must be a non-empty string or a safe integer';
+const identifier = z
+  .union([z.string().min(1), z.number().int({ error: ID_MESSAGE })], { error: ID_MESSAGE })
+  .transform((value) => identifierString(value)!);
+
 export const oauth1ClientRecord = z.strictObject({
-  clientId: z.string().min(1),
+  clientId: identifier,
   clientSecret: z.string(),
   rsaPublicKey: pem.nullable().optional(),
 });
@@ -19,15 +29,15 @@ export const oauth1ClientRecord = z.strictObject({
 export const oauth1TokenRecord = z.strictObject({
   token: z.string().min(1),
   tokenSecret: z.string(),
-  clientId: z.string().min(1),
-  userId: z.string().min(1).nullable().optional(),
+  clientId: identifier,
+  userId: identifier.nullable().optional(),
   scope: z.string().nullable().optional(),
 });
 
 export const bearerTokenRecord = z.strictObject({
   accessToken: z.string().min(1),
-  clientId: z.string().min(1),
-  userId: z.string().min(1).nullable().optional(),
+  clientId: identifier,
+  userId: identifier.nullable().optional(),
   scope: z.string().nullable().optional(),
   revoked: z.boolean().default(false),
   /** Unix seconds. */

@@ -1,8 +1,9 @@
 import type { OAuth2Config, TokenSourceName } from '../config/schema.js';
 import { GatewayError, TemporarilyUnavailable } from '../errors.js';
+import { BackendFault } from '../observability/backend-failures.js';
 import type { CredentialStore } from '../store/types.js';
 import type { TokenInfo } from '../verify/oauth2/token-info.js';
-import { TokenCache, type TokenCacheStats } from './cache.js';
+import { TokenCache, type TokenCacheStats, tokenCacheKey } from './cache.js';
 import type { SharedTokenCache } from './shared-cache.js';
 import { createIntrospectionSource } from './sources/introspection.js';
 import { createJwtSource, type JwksTuning } from './sources/jwt.js';
@@ -38,6 +39,8 @@ export interface TokenResolverDeps {
   readonly sharedCache?: SharedTokenCache | undefined;
   /** JWKS refetch/caching knobs (not part of gateway.yaml; tests shorten the cooldown). */
   readonly jwks?: JwksTuning | undefined;
+  /** Backend failures that did not end in a 503 (a JWKS refetch failed, the keys held answered). */
+  readonly onBackendFailure?: ((fault: BackendFault) => void) | undefined;
 }
 
 /** Cache limits when there is no `introspection` block (same defaults as the schema). */
@@ -53,7 +56,12 @@ function createSource(name: TokenSourceName, config: OAuth2Config, deps: TokenRe
       return createIntrospectionSource(config.introspection);
     case 'jwt':
       if (config.jwt === undefined) throw new Error('oauth2.jwt is required by tokenSources');
-      return createJwtSource(config.jwt, deps.now, { cooldownMs: config.jwt.jwksCooldown, ...deps.jwks });
+      return createJwtSource(
+        config.jwt,
+        deps.now,
+        { cooldownMs: config.jwt.jwksCooldown, ...deps.jwks },
+        deps.onBackendFailure,
+      );
   }
 }
 
@@ -104,20 +112,36 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
     shared: deps.sharedCache,
   });
 
+  /** The 503 names the token it happened for by a hash prefix (never the token). */
+  function annotated(error: unknown, token: string): unknown {
+    if (error instanceof TemporarilyUnavailable && error.cause instanceof BackendFault) {
+      return new TemporarilyUnavailable(error.cause.withTokenHash(tokenCacheKey(token).slice(0, 8)));
+    }
+    return error;
+  }
+
+  async function resolve(token: string): Promise<TokenInfo> {
+    if (direct !== undefined) {
+      const info = await ask(direct, token);
+      if (info !== undefined) {
+        answeredBy.store++;
+        return info;
+      }
+      if (cached.length === 0) {
+        answeredBy.none++;
+        return INACTIVE;
+      }
+    }
+    return cache.get(token);
+  }
+
   return {
     async resolve(token) {
-      if (direct !== undefined) {
-        const info = await ask(direct, token);
-        if (info !== undefined) {
-          answeredBy.store++;
-          return info;
-        }
-        if (cached.length === 0) {
-          answeredBy.none++;
-          return INACTIVE;
-        }
+      try {
+        return await resolve(token);
+      } catch (error) {
+        throw annotated(error, token);
       }
-      return cache.get(token);
     },
     stats: () => ({ ...cache.stats(), answeredBy: { ...answeredBy } }),
     async close() {

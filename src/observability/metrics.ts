@@ -127,6 +127,12 @@ export class Metrics {
   #nonceStats: () => NonceStoreStats | undefined = () => undefined;
   /** Floor raises of memory stores no longer in use (a reload to redis and back starts a new one). */
   #nonceRaises = { retired: 0, last: 0 };
+  readonly authBackendFailures = new Counter({
+    name: 'oauth_gateway_auth_backend_failures_total',
+    help: 'Auth backend answers the gateway could not use, by source (introspection, jwks, redis) and cause (unreachable, timeout, client_auth_refused, http_status, malformed_response, unavailable)',
+    labelNames: ['source', 'cause'] as const,
+    registers: [this.registry],
+  });
   readonly tokenCache: Counter<'event'>;
   readonly tokenLookups: Counter<'source'>;
   readonly tokenCacheEntries: Gauge;

@@ -1,4 +1,5 @@
 import type { GatewayFileConfig } from '../config/schema.js';
+import type { BackendFailureLog } from '../observability/backend-failures.js';
 import type { Authenticator } from './authenticate.js';
 import type { HeaderPolicy } from './headers.js';
 import type { Realms } from './respond.js';
@@ -18,4 +19,6 @@ export interface ProxyContext {
   /** PEM certificate and key when the listener terminates TLS itself. */
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   isTrustedProxy(address: string | undefined): boolean;
+  /** Where every 503's cause is logged (rate limited) and counted. */
+  readonly backendFailures: BackendFailureLog;
 }

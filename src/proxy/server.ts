@@ -337,12 +337,11 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
         'request',
       );
     }
-    if (
-      failure !== undefined &&
-      failure.status >= 500 &&
-      failure.status !== 503 &&
-      this.#logger.isLevelEnabled('warn')
-    ) {
+    // 503: an auth backend could not answer. Logged (rate limited, per cause) and counted by the
+    // context's BackendFailureLog, so an operator sees why requests fail closed.
+    if (failure?.status === 503) {
+      this.#context.backendFailures.report(failure, { route, requestId });
+    } else if (failure !== undefined && failure.status >= 500 && this.#logger.isLevelEnabled('warn')) {
       const cause = failure.cause as { code?: string; message?: string } | undefined;
       this.#logger.warn(
         { requestId, route, error: failure.code, cause: cause?.code ?? cause?.message },

@@ -22,6 +22,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
+import { BackendFault } from '../observability/backend-failures.js';
 
 // ── Connection ─────────────────────────────────────────────────────────────────────────────────
 
@@ -146,7 +147,7 @@ class IoRedisConnection implements RedisConnection {
       if (this.#client.status !== 'ready') await this.#whenReady();
       return await operation(this.#client);
     } catch (error) {
-      throw error instanceof TemporarilyUnavailable ? error : new TemporarilyUnavailable(error);
+      throw error instanceof TemporarilyUnavailable ? error : redisUnavailable(error);
     }
   }
 
@@ -157,7 +158,7 @@ class IoRedisConnection implements RedisConnection {
   #whenReady(): Promise<void> {
     const client = this.#client;
     if (!CONNECTING.has(client.status)) {
-      return Promise.reject(new TemporarilyUnavailable(new Error(`redis connection is ${client.status}`)));
+      return Promise.reject(redisUnavailable(new Error(`redis connection is ${client.status}`)));
     }
     this.#readyWaiter ??= new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
@@ -167,7 +168,7 @@ class IoRedisConnection implements RedisConnection {
         client.off('end', onClose);
         this.#readyWaiter = undefined;
         if (error === undefined) resolve();
-        else reject(new TemporarilyUnavailable(error));
+        else reject(redisUnavailable(error));
       };
       const onReady = () => settle();
       const onClose = () => settle(new Error('redis connection closed while connecting'));
@@ -282,3 +283,11 @@ export {
   type RedisSharedTokenCacheOptions,
   type SharedCache,
 } from './redis-stores.js';
+
+/** 503 with a cause the backend-failure log can name (the ioredis error code, if it has one). */
+function redisUnavailable(error: unknown): TemporarilyUnavailable {
+  const code = (error as { code?: unknown } | null)?.code;
+  return new TemporarilyUnavailable(
+    new BackendFault('redis', 'unavailable', { code: typeof code === 'string' ? code : undefined }),
+  );
+}

@@ -189,6 +189,43 @@ describe('loadConfig', () => {
   });
 });
 
+describe('credentials.yaml ids (issue 14: Authlib models keep user_id as an Integer)', () => {
+  test('integer userId/clientId load as decimal strings; floats, booleans and unsafe integers are errors', async () => {
+    const dir = tempDir({
+      'gateway.yaml':
+        'routes:\n  - { name: r, match: { pathPrefix: / }, upstream: "http://127.0.0.1:3000", auth: any }\n',
+      'credentials.yaml': [
+        'clients:\n  - { clientId: 7, clientSecret: s }',
+        'tokens:\n  - { token: t, tokenSecret: s, clientId: 7, userId: 42 }',
+        'bearerTokens:\n  - { accessToken: a, clientId: 7, userId: 0, issuedAt: 1, expiresIn: 0 }',
+      ].join('\n'),
+    });
+    const loaded = await loadConfig(join(dir, 'gateway.yaml'), {});
+    expect(loaded.credentials?.clients[0]?.clientId).toBe('7');
+    expect(loaded.credentials?.tokens[0]).toMatchObject({ clientId: '7', userId: '42' });
+    expect(loaded.credentials?.bearerTokens[0]).toMatchObject({ clientId: '7', userId: '0' });
+
+    const bad = tempDir({
+      'gateway.yaml':
+        'routes:\n  - { name: r, match: { pathPrefix: / }, upstream: "http://127.0.0.1:3000", auth: any }\n',
+      'credentials.yaml': [
+        'tokens:',
+        '  - { token: t, tokenSecret: s, clientId: c, userId: 4.5 }',
+        '  - { token: u, tokenSecret: s, clientId: c, userId: true }',
+        '  - { token: v, tokenSecret: s, clientId: c, userId: 9007199254740993 }',
+      ].join('\n'),
+    });
+    const error = await loadConfig(join(bad, 'gateway.yaml'), {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    for (const index of [0, 1, 2]) {
+      expect(issues).toContain(
+        `credentials.yaml: tokens[${index}].userId: must be a non-empty string or a safe integer`,
+      );
+    }
+  });
+});
+
 test('JSON Schema describes the file users write', () => {
   const schema = gatewayJsonSchema() as {
     properties: Record<string, { additionalProperties?: boolean }>;

@@ -1,3 +1,4 @@
+import { identifierString } from '../../identifiers.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
 import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
 
@@ -7,10 +8,13 @@ import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-i
  * wrongly typed member throws MalformedIntrospectionResponse.
  */
 export class MalformedIntrospectionResponse extends Error {
+  /** The member that was wrong (safe to log: a name, never a value). */
+  readonly member: string;
   constructor(member: string) {
     // Names the member only; values may be token material and are never echoed.
     super(`introspection response member "${member}" is missing or has the wrong type`);
     this.name = 'MalformedIntrospectionResponse';
+    this.member = member;
   }
 }
 
@@ -21,6 +25,18 @@ function optionalString(body: Json, member: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new MalformedIntrospectionResponse(member);
   return value;
+}
+
+/**
+ * `sub`, `client_id`, `username`: RFC 7662 §2.2 says strings, but Authlib handlers commonly answer
+ * `'sub': token.user_id` with an Integer primary key; a safe integer becomes its decimal string.
+ */
+function optionalIdentifier(body: Json, member: string): string | undefined {
+  const value = body[member];
+  if (value === undefined || value === null) return undefined;
+  const id = identifierString(value);
+  if (id === undefined) throw new MalformedIntrospectionResponse(member);
+  return id;
 }
 
 function optionalSeconds(body: Json, member: string): number | undefined {
@@ -60,14 +76,14 @@ export function parseIntrospectionResponse(body: unknown): TokenInfo {
   // §2.2: when inactive, the AS SHOULD NOT say more, and nothing else it says matters.
   if (!active) return INACTIVE;
 
-  const clientId = internClientId(optionalString(json, 'client_id'));
+  const clientId = internClientId(optionalIdentifier(json, 'client_id'));
   const exp = optionalSeconds(json, 'exp');
   const nbf = optionalSeconds(json, 'nbf');
   optionalSeconds(json, 'iat');
   return {
     active: true,
     clientId,
-    user: userFromClaims(optionalString(json, 'sub'), optionalString(json, 'username'), clientId),
+    user: userFromClaims(optionalIdentifier(json, 'sub'), optionalIdentifier(json, 'username'), clientId),
     scopes: parseScope(optionalString(json, 'scope')),
     exp,
     nbf,

@@ -1,8 +1,9 @@
 import { Pool } from 'undici';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
+import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenSource } from '../token-source.js';
-import { parseIntrospectionResponse } from './introspection-response.js';
+import { MalformedIntrospectionResponse, parseIntrospectionResponse } from './introspection-response.js';
 
 /**
  * RFC 7662 client. One keep-alive connection pool to the authorization server; every call is
@@ -38,7 +39,7 @@ async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }): P
     size += chunk.length;
     if (size > MAX_RESPONSE_BYTES) {
       body.destroy();
-      throw new Error('introspection response too large');
+      throw new BackendFault('introspection', 'malformed_response', { field: '(body too large)' });
     }
     chunks.push(chunk);
   }
@@ -49,7 +50,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error('introspection response is not JSON');
+    throw new BackendFault('introspection', 'malformed_response', { status: 200, field: '(not JSON)' });
   }
 }
 
@@ -98,19 +99,26 @@ export function createIntrospectionSource(config: IntrospectionConfig): TokenSou
       try {
         answer = await call(token);
       } catch (cause) {
-        throw new TemporarilyUnavailable(cause);
+        throw new TemporarilyUnavailable(transportFault('introspection', cause));
       }
-      if (answer.status === 200) {
+      const { status } = answer;
+      if (status === 200) {
         try {
           return parseIntrospectionResponse(answer.json);
         } catch (cause) {
-          throw new TemporarilyUnavailable(cause);
+          const field = cause instanceof MalformedIntrospectionResponse ? cause.member : undefined;
+          throw new TemporarilyUnavailable(
+            new BackendFault('introspection', 'malformed_response', { status, field }),
+          );
         }
       }
       // The AS says it cannot introspect this kind of token (oidc-provider answers this for JWT
       // access tokens, RFC 7009 §2.2.1's code): not ours to judge, let the next source try.
-      if (answer.status === 400 && errorCode(answer.json) === 'unsupported_token_type') return undefined;
-      throw new TemporarilyUnavailable(new Error(`introspection endpoint answered HTTP ${answer.status}`));
+      if (status === 400 && errorCode(answer.json) === 'unsupported_token_type') return undefined;
+      // RFC 7662 §2.1/§4: 401 (or 403) means the AS refused the gateway's own client credentials
+      // (wrong secret, or an AS that cannot read client_secret_basic as RFC 6749 §2.3.1 encodes it).
+      const reason = status === 401 || status === 403 ? 'client_auth_refused' : 'http_status';
+      throw new TemporarilyUnavailable(new BackendFault('introspection', reason, { status }));
     },
     async close() {
       await pool.close();

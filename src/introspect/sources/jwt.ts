@@ -8,6 +8,8 @@ import {
 } from 'jose';
 import type { JwtConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
+import { identifierString } from '../../identifiers.js';
+import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
 import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
@@ -56,6 +58,19 @@ const TOKEN_FAULTS: ReadonlySet<string> = new Set([
   'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
 ]);
 
+/** A JWKS fetch that failed → why, for the warn line and the metric (jose's messages name no status). */
+function jwksFault(error: unknown): BackendFault {
+  if (error instanceof BackendFault) return error;
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'ERR_JWKS_INVALID' || (typeof message === 'string' && message.includes('parse'))) {
+    return new BackendFault('jwks', 'malformed_response');
+  }
+  if (typeof message === 'string' && message.startsWith('Expected 200 OK')) {
+    return new BackendFault('jwks', 'http_status');
+  }
+  return transportFault('jwks', error);
+}
+
 function isTokenFault(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && TOKEN_FAULTS.has(code);
@@ -76,9 +91,27 @@ function stringClaim(payload: JWTPayload, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** Not an id: a claim that is present with a type no id has. */
+const NOT_AN_ID = Symbol('not an id');
+
+/**
+ * `sub`, `client_id`, `azp`, `username`: strings, or a safe integer (an Authlib app signing
+ * `sub: user.id`) as its decimal string. jose does not type-check these claims.
+ */
+function idClaim(payload: JWTPayload, name: string): string | undefined | typeof NOT_AN_ID {
+  const value = payload[name];
+  if (value === undefined || value === null) return undefined;
+  return identifierString(value) ?? NOT_AN_ID;
+}
+
 export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
+  const sub = idClaim(payload, 'sub');
+  const username = idClaim(payload, 'username');
   // RFC 9068 §2.2: client_id; `azp` is the OIDC spelling some servers (Keycloak) use instead.
-  const clientId = internClientId(stringClaim(payload, 'client_id') ?? stringClaim(payload, 'azp'));
+  const clientIdClaim = idClaim(payload, 'client_id') ?? idClaim(payload, 'azp');
+  // A signed token whose identity claims cannot be read is refused, never passed on without a user.
+  if (sub === NOT_AN_ID || username === NOT_AN_ID || clientIdClaim === NOT_AN_ID) return INACTIVE;
+  const clientId = internClientId(clientIdClaim);
   const { aud } = payload;
   const cnf = payload['cnf'];
   const jkt =
@@ -88,7 +121,7 @@ export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
   return {
     active: true,
     clientId,
-    user: userFromClaims(payload.sub, stringClaim(payload, 'username'), clientId),
+    user: userFromClaims(sub, username, clientId),
     scopes: parseScope(stringClaim(payload, 'scope')),
     exp: payload.exp,
     // nbf was already checked by jwtVerify (with clock tolerance) and only becomes truer with time.
@@ -98,7 +131,13 @@ export function jwtClaimsToTokenInfo(payload: JWTPayload): TokenInfo {
   };
 }
 
-export function createJwtSource(config: JwtConfig, now: () => number, tuning: JwksTuning = {}): TokenSource {
+export function createJwtSource(
+  config: JwtConfig,
+  now: () => number,
+  tuning: JwksTuning = {},
+  /** Told about JWKS failures that keys already held covered for (no 503 will report them). */
+  onStaleFallback: (fault: BackendFault) => void = () => {},
+): TokenSource {
   const cooldownMs = tuning.cooldownMs ?? 30_000;
   const remote = createRemoteJWKSet(new URL(config.jwksUri), {
     cooldownDuration: cooldownMs,
@@ -123,13 +162,18 @@ export function createJwtSource(config: JwtConfig, now: () => number, tuning: Jw
     cause: unknown,
   ): Promise<TokenInfo> {
     const cached = remote.jwks();
-    if (cached === undefined) throw new TemporarilyUnavailable(cause);
+    if (cached === undefined) {
+      throw new TemporarilyUnavailable(
+        cause === undefined ? new BackendFault('jwks', 'unavailable') : jwksFault(cause),
+      );
+    }
+    if (cause !== undefined) onStaleFallback(jwksFault(cause));
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(cached), options);
       return jwtClaimsToTokenInfo(payload);
     } catch (error) {
       if (isTokenFault(error)) return INACTIVE;
-      throw new TemporarilyUnavailable(error);
+      throw new TemporarilyUnavailable(jwksFault(error));
     }
   }
 

@@ -7,6 +7,7 @@ import {
   createIntrospectionSource,
 } from '../../../src/introspect/sources/introspection.js';
 import type { TokenSource } from '../../../src/introspect/token-source.js';
+import { BackendFault } from '../../../src/observability/backend-failures.js';
 import {
   type AuthorizationServer,
   GATEWAY_CLIENT,
@@ -144,22 +145,60 @@ describe('strict response handling (a misbehaving AS on port 0)', () => {
   });
 
   it.each([
-    ['active as a string', 200, '{"active":"true"}'],
-    ['active as a number', 200, '{"active":1}'],
-    ['active missing', 200, '{"scope":"read"}'],
-    ['exp as a string', 200, '{"active":true,"exp":"1900000000"}'],
-    ['scope as an array', 200, '{"active":true,"scope":["read"]}'],
-    ['aud as a number', 200, '{"active":true,"aud":5}'],
-    ['sub as a number', 200, '{"active":true,"sub":5}'],
-    ['not JSON', 200, '<html>ok</html>'],
-    ['a JSON array', 200, '[{"active":true}]'],
-    ['500', 500, '{"active":true}'],
-    ['503', 503, ''],
-    ['400 other error', 400, '{"error":"invalid_request"}'],
-  ])('%s → TemporarilyUnavailable', async (_name, status, body) => {
+    ['active as a string', 200, '{"active":"true"}', 'malformed_response', 'active'],
+    ['active as a number', 200, '{"active":1}', 'malformed_response', 'active'],
+    ['active missing', 200, '{"scope":"read"}', 'malformed_response', 'active'],
+    ['exp as a string', 200, '{"active":true,"exp":"1900000000"}', 'malformed_response', 'exp'],
+    ['scope as an array', 200, '{"active":true,"scope":["read"]}', 'malformed_response', 'scope'],
+    ['aud as a number', 200, '{"active":true,"aud":5}', 'malformed_response', 'aud'],
+    ['sub as a float', 200, '{"active":true,"sub":5.5}', 'malformed_response', 'sub'],
+    ['sub as a boolean', 200, '{"active":true,"sub":true}', 'malformed_response', 'sub'],
+    [
+      'sub beyond 2^53 (digits already lost)',
+      200,
+      '{"active":true,"sub":9007199254740993}',
+      'malformed_response',
+      'sub',
+    ],
+    [
+      'client_id as an object',
+      200,
+      '{"active":true,"client_id":{"id":1}}',
+      'malformed_response',
+      'client_id',
+    ],
+    ['not JSON', 200, '<html>ok</html>', 'malformed_response', '(not JSON)'],
+    ['a JSON array', 200, '[{"active":true}]', 'malformed_response', '(root)'],
+    ['500', 500, '{"active":true}', 'http_status', undefined],
+    ['503', 503, '', 'http_status', undefined],
+    ['400 other error', 400, '{"error":"invalid_request"}', 'http_status', undefined],
+    [
+      '401: our client credentials refused',
+      401,
+      '{"error":"invalid_client"}',
+      'client_auth_refused',
+      undefined,
+    ],
+  ])('%s → TemporarilyUnavailable (%s)', async (_name, status, body, reason, field) => {
     reply = { status, body };
     const source = introspectionSource(url);
-    await expect(source.lookup('tok')).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    const error = await source.lookup('tok').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TemporarilyUnavailable);
+    const fault = (error as Error).cause as BackendFault;
+    expect(fault).toBeInstanceOf(BackendFault);
+    expect(fault.source).toBe('introspection');
+    expect(fault.reason).toBe(reason);
+    expect(fault.details.status).toBe(status);
+    expect(fault.details.field).toBe(field);
+    await source.close();
+  });
+
+  it('integer sub and client_id (an Authlib handler answering token.user_id) become decimal strings', async () => {
+    reply = { status: 200, body: '{"active":true,"client_id":7,"sub":42,"scope":"read"}' };
+    const source = introspectionSource(url);
+    expect(await source.lookup('tok')).toMatchObject({ active: true, clientId: '7', user: '42' });
+    reply = { status: 200, body: '{"active":true,"client_id":"c","username":0}' };
+    expect(await source.lookup('tok')).toMatchObject({ clientId: 'c', user: '0' });
     await source.close();
   });
 
@@ -185,18 +224,23 @@ describe('strict response handling (a misbehaving AS on port 0)', () => {
     reply = { status: 200, body: '{"active":true}', delayMs: 1500 };
     const source = introspectionSource(url, GATEWAY_CLIENT, 'client_secret_basic', '200ms');
     const started = performance.now();
-    await expect(source.lookup('tok')).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    const error = await source.lookup('tok').catch((caught: unknown) => caught);
     expect(performance.now() - started).toBeLessThan(1000);
+    expect(error).toBeInstanceOf(TemporarilyUnavailable);
+    expect((error as Error).cause).toMatchObject({ source: 'introspection', reason: 'timeout' });
     await source.close();
   });
 
-  it('connection refused → TemporarilyUnavailable', async () => {
+  it('connection refused → TemporarilyUnavailable (unreachable, ECONNREFUSED)', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise((resolve) => probe.close(resolve));
     const source = introspectionSource(`http://127.0.0.1:${port}/introspect`);
-    await expect(source.lookup('tok')).rejects.toBeInstanceOf(TemporarilyUnavailable);
+    const error = await source.lookup('tok').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TemporarilyUnavailable);
+    expect((error as Error).cause).toMatchObject({ source: 'introspection', reason: 'unreachable' });
+    expect(((error as Error).cause as BackendFault).details.code).toBe('ECONNREFUSED');
     await source.close();
   });
 

@@ -67,6 +67,17 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
     expect(await jwtSource().lookup(token)).toMatchObject({ active: true, user: 'alice', clientId: 'app' });
   });
 
+  it('integer sub and client_id (an Authlib app signing sub: user.id) → decimal strings; other types → inactive', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: as.issuer, aud: RESOURCES.jwt, exp: now + 60, iat: now };
+    const numeric = await as.sign({ ...claims, sub: 42, client_id: 7 } as never);
+    expect(await jwtSource().lookup(numeric)).toMatchObject({ active: true, user: '42', clientId: '7' });
+    for (const sub of [4.5, true, { id: 42 }, 2 ** 53 + 2]) {
+      const odd = await as.sign({ ...claims, sub, client_id: 'app' } as never);
+      expect((await jwtSource().lookup(odd))?.active).toBe(false);
+    }
+  });
+
   it('not a JWT at all (opaque) → undefined, so the chain continues', async () => {
     const opaque = await as.getToken({ resource: 'opaque', scope: 'read' });
     const source = jwtSource();
