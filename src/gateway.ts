@@ -74,6 +74,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     () => proxy.context.readiness(),
     metrics,
     () => draining,
+    () => proxy.context.readinessWarnings(),
   );
 
   const config = initial.config;

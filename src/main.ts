@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
 import { buildRuntime } from './runtime.js';
+import { EvictingPolicyError } from './store/redis-policy.js';
 
 /**
  * CLI (DESIGN "CLI contract"):
@@ -62,7 +63,9 @@ async function run(args: string[]): Promise<void> {
     gateway = await startGateway({ configPath: path, logger, watch: true });
   } catch (error) {
     flushLogger(logger);
-    if (error instanceof ConfigError) fail(`cannot start: ${error.message}`);
+    if (error instanceof ConfigError || error instanceof EvictingPolicyError) {
+      fail(`cannot start: ${error.message}`);
+    }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') fail(`cannot start: ${(error as Error).message}`);
     throw error;

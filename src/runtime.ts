@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
-import type { AuthMode, GatewayFileConfig } from './config/schema.js';
+import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
@@ -20,6 +20,7 @@ import {
   type NonceStoreStats,
   needsRedis,
   type RedisConnection,
+  RedisPolicyGuard,
   RedisSharedTokenCache,
   type Stores,
 } from './store/index.js';
@@ -44,6 +45,8 @@ export interface Runtime extends ProxyContext {
   readonly backendFailures: BackendFailureLog;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
+  /** Risks accepted by configuration that /readyz states without failing (redis.allowEvictingPolicy). */
+  readinessWarnings(): readonly string[];
   /** Release what this runtime owns that `next` (the runtime replacing it, if any) does not reuse. */
   close(next: Runtime | undefined): Promise<void>;
 }
@@ -74,6 +77,30 @@ function buildTrustedProxies(cidrs: readonly string[]): (address: string | undef
   };
 }
 
+/** One maxmemory-policy guard per connection (connections outlive reloads when unchanged). */
+const policyGuards = new WeakMap<RedisConnection, RedisPolicyGuard>();
+
+function policyGuardFor(
+  redis: RedisConnection,
+  config: GatewayFileConfig,
+  options: RuntimeOptions,
+): RedisPolicyGuard {
+  let guard = policyGuards.get(redis);
+  if (guard === undefined) {
+    const { logger, metrics } = options;
+    guard = new RedisPolicyGuard(redis, {
+      allowEvicting: config.redis.allowEvictingPolicy,
+      ...(logger === undefined ? {} : { log: logger }),
+      onState: (state) => {
+        metrics?.redisEvictingPolicy.reset();
+        if (state.kind === 'evicting') metrics?.redisEvictingPolicy.set({ policy: state.policy }, 1);
+      },
+    });
+    policyGuards.set(redis, guard);
+  }
+  return guard;
+}
+
 async function connectRedis(
   config: GatewayFileConfig,
   previous: Runtime | undefined,
@@ -85,7 +112,7 @@ async function connectRedis(
   // Loaded on demand: ioredis costs ~11 MB of RSS that a Redis-less sidecar should not pay.
   const { createRedisClient } = await import('./store/redis.js');
   let lastLogged = 0;
-  return createRedisClient(config.redis, {
+  const connection: RedisConnection = createRedisClient(config.redis, {
     onError: (error) => {
       // ioredis reports every reconnect attempt; one line per 10 s is enough.
       const now = Date.now();
@@ -94,8 +121,13 @@ async function connectRedis(
         logger?.warn({ error: error.message }, 'redis unavailable; requests that need it get 503');
       }
     },
-    onReady: () => logger?.info('redis connected'),
+    onReady: () => {
+      logger?.info('redis connected');
+      // A reconnect may reach another node (failover) with another maxmemory-policy.
+      policyGuards.get(connection)?.recheck();
+    },
   });
+  return connection;
 }
 
 /** Per process: server nonces stay valid across reloads (set a shared secret for several replicas). */
@@ -131,8 +163,19 @@ export async function buildRuntime(
   const now = options.now ?? Date.now;
   const redis = await connectRedis(config, previous, options.logger);
   let stores: Stores;
+  let redisPolicy: RedisPolicyGuard | undefined;
   try {
+    // Only replay stores (OAuth1 nonces, DPoP jtis) depend on Redis keeping every key until it
+    // expires; a cache may evict.
+    const replayInRedis =
+      config.oauth1.nonceStore.type === 'redis' ||
+      (dpopInUse(config) && config.oauth2.dpop.jtiStore.type === 'redis');
+    if (redis !== undefined && replayInRedis) {
+      redisPolicy = policyGuardFor(redis, config, options);
+      await redisPolicy.checkAtStart();
+    }
     stores = createStores(loaded, redis, previous?.stores, {
+      ...(redisPolicy === undefined ? {} : { redisPolicy }),
       onFloorRaise: (report) =>
         options.logger?.warn(
           {
@@ -202,7 +245,12 @@ export async function buildRuntime(
     readiness: async () => {
       const checks: Record<string, boolean> = { config: true };
       if (redis !== undefined) checks['redis'] = await redis.ping();
+      if (redisPolicy !== undefined) checks['redisMaxmemoryPolicy'] = !redisPolicy.blocked;
       return checks;
+    },
+    readinessWarnings: () => {
+      const warning = redisPolicy?.warning;
+      return warning === undefined ? [] : [warning];
     },
     close: async (next) => {
       await tokens.close();

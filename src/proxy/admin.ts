@@ -9,6 +9,8 @@ export function createAdminServer(
   readiness: () => Promise<Record<string, boolean>>,
   metrics: Metrics,
   isDraining: () => boolean,
+  /** Accepted risks to state in /readyz without failing it (e.g. an evicting Redis policy allowed). */
+  warnings: () => readonly string[] = () => [],
 ): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -30,7 +32,13 @@ export function createAdminServer(
         .then((checks) => {
           for (const [backend, up] of Object.entries(checks)) metrics.backendUp.set({ backend }, up ? 1 : 0);
           const ready = !isDraining() && Object.values(checks).every(Boolean);
-          json(ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', draining: isDraining(), checks });
+          const stated = warnings();
+          json(ready ? 200 : 503, {
+            status: ready ? 'ready' : 'not_ready',
+            draining: isDraining(),
+            checks,
+            ...(stated.length === 0 ? {} : { warnings: stated }),
+          });
         })
         .catch(() => json(503, { status: 'not_ready' }));
       return;

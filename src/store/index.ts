@@ -3,6 +3,7 @@ import { dpopInUse, type GatewayFileConfig } from '../config/schema.js';
 import { FileCredentialStore } from './file.js';
 import { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 import type { RedisConnection } from './redis.js';
+import type { RedisPolicyGuard } from './redis-policy.js';
 import { RedisCredentialStore, RedisNonceStore } from './redis-stores.js';
 import type { CredentialStore, NonceStore } from './types.js';
 
@@ -18,6 +19,8 @@ export interface StoreHooks {
   readonly onFloorRaise?: (report: FloorRaiseReport) => void;
   /** The same for the DPoP jti store. */
   readonly onDpopFloorRaise?: (report: FloorRaiseReport) => void;
+  /** Watches the maxmemory-policy of the Redis the Redis nonce and jti stores write to. */
+  readonly redisPolicy?: RedisPolicyGuard;
 }
 
 /** True when the config needs a Redis connection (redis credentials, nonces or shared L2 cache). */
@@ -72,7 +75,9 @@ export function createStores(
     carried: NonceStore | undefined,
     onFloorRaise: StoreHooks['onFloorRaise'],
   ): NonceStore => {
-    if (settings.type === 'redis') return new RedisNonceStore(requireRedis(`${what}: redis`), namespace);
+    if (settings.type === 'redis') {
+      return new RedisNonceStore(requireRedis(`${what}: redis`), namespace, hooks.redisPolicy);
+    }
     const options = {
       maxEntries: settings.maxEntries,
       ...(onFloorRaise === undefined ? {} : { onFloorRaise }),
@@ -109,6 +114,11 @@ export { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 // createRedisClient is deliberately not re-exported: importing it loads ioredis, so callers
 // import './redis.js' only when the config needs Redis.
 export type { RedisClientEvents, RedisConnection } from './redis.js';
+export {
+  EvictingPolicyError,
+  type PolicyState,
+  RedisPolicyGuard,
+} from './redis-policy.js';
 export { RedisCredentialStore, RedisNonceStore, RedisSharedTokenCache } from './redis-stores.js';
 export type {
   BearerToken,

@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { sha256Hex } from './records.js';
 import type { RedisConnection } from './redis.js';
+import type { RedisPolicyGuard } from './redis-policy.js';
 import { decodeBearerHash, decodeClientHash, decodeTokenHash } from './redis-records.js';
 import type {
   BearerToken,
@@ -25,11 +26,16 @@ import type {
 export class RedisNonceStore implements NonceStore {
   readonly #redis: RedisConnection;
   readonly #namespace: string;
+  readonly #policy: RedisPolicyGuard | undefined;
 
-  /** `namespace`: `oauth1:nonce:` (DESIGN "Redis layout") or `dpop:jti:` for DPoP proofs. */
-  constructor(redis: RedisConnection, namespace = 'oauth1:nonce:') {
+  /**
+   * `namespace`: `oauth1:nonce:` (DESIGN "Redis layout") or `dpop:jti:` for DPoP proofs. `policy`:
+   * refuses claims (503) while Redis runs an evicting maxmemory-policy that was not allowed.
+   */
+  constructor(redis: RedisConnection, namespace = 'oauth1:nonce:', policy?: RedisPolicyGuard) {
     this.#redis = redis;
     this.#namespace = namespace;
+    this.#policy = policy;
   }
 
   /**
@@ -37,9 +43,10 @@ export class RedisNonceStore implements NonceStore {
    * from now: a request is accepted while |timestamp − now| ≤ window, so its nonce can matter until
    * timestamp + window ≤ now + 2 × window (DESIGN "Redis layout"); the margin also covers replicas
    * whose clocks disagree. No floor: Redis never drops a key early unless its maxmemory-policy evicts,
-   * which the gateway refuses to run with (see checkEvictionPolicy in redis.ts).
+   * which the gateway refuses to run with (redis-policy.ts).
    */
   async claim(claim: NonceClaim): Promise<NonceVerdict> {
+    if (this.#policy !== undefined) await this.#policy.beforeClaim();
     const ttlMs = Math.max(1, 2 * claim.windowMs);
     return (await this.#redis.setIfAbsent(`${this.#namespace}${claim.key}`, '1', ttlMs))
       ? 'fresh'

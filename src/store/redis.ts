@@ -45,6 +45,11 @@ export interface RedisConnection {
   del(key: string): Promise<void>;
   /** HGETALL: `{}` when the key does not exist. */
   getHash(key: string): Promise<Readonly<Record<string, string>>>;
+  /**
+   * `maxmemory-policy` by CONFIG GET, else from INFO memory (CONFIG is often renamed or forbidden);
+   * undefined when Redis refuses both. Rejects with TemporarilyUnavailable when Redis cannot answer.
+   */
+  readMaxmemoryPolicy(): Promise<string | undefined>;
   /** QUIT (bounded), then drop the socket and stop reconnecting. */
   close(): Promise<void>;
 }
@@ -67,6 +72,13 @@ function unlessWrongType<T>(empty: T): (error: unknown) => T {
     throw error;
   };
 }
+
+/** Redis answered with an error (unknown/renamed command, NOPERM): not an outage. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+const MAXMEMORY_POLICY_LINE = /^maxmemory_policy:(\S+)/m;
 
 /** A connect is in progress: worth waiting (bounded) for it rather than failing the request. */
 const CONNECTING = new Set(['wait', 'connecting', 'connect']);
@@ -125,6 +137,25 @@ class IoRedisConnection implements RedisConnection {
   getHash(key: string): Promise<Readonly<Record<string, string>>> {
     const full = this.keyPrefix + key;
     return this.#run((client) => client.hgetall(full).catch(unlessWrongType({})));
+  }
+
+  readMaxmemoryPolicy(): Promise<string | undefined> {
+    return this.#run(async (client) => {
+      try {
+        const reply: unknown = await client.config('GET', 'maxmemory-policy');
+        if (Array.isArray(reply) && typeof reply[1] === 'string') return reply[1];
+      } catch (error) {
+        if (!isReplyError(error)) throw error;
+      }
+      try {
+        const info = await client.info('memory');
+        const policy = MAXMEMORY_POLICY_LINE.exec(info)?.[1];
+        if (policy !== undefined) return policy;
+      } catch (error) {
+        if (!isReplyError(error)) throw error;
+      }
+      return undefined;
+    });
   }
 
   async close(): Promise<void> {
