@@ -8,7 +8,7 @@ import type { NonceClaim, NonceStore, NonceStoreStats, NonceVerdict } from './ty
  * One bucket per `oauth_timestamp` second. A bucket is an open-addressing hash set (linear
  * probing, load ≤ 3/4, doubling) of 64-bit keyed hashes of the nonce key (the first 8 bytes of
  * SHA-1(per-process secret ‖ key)), kept in a Uint32Array as (lo, hi) pairs: 8 bytes a slot,
- * 11–21 bytes a nonce measured (bench/nonce-memory.mjs), no per-nonce object (a Map entry with a
+ * 11–20 bytes a nonce measured (bench/nonce-memory.mjs), no per-nonce object (a Map entry with a
  * string key cost ~117 bytes). Buckets sit in a Map by timestamp plus an ascending array of their
  * timestamps, so expiry and eviction take whole buckets from the front.
  *
