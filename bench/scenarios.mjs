@@ -59,6 +59,16 @@ export const SCENARIOS = [
     needs: ['as'],
   },
   {
+    id: 'gateway-oauth2-dpop',
+    label: 'gateway OAuth2 DPoP-bound JWT (RFC 9449), EdDSA proof per request',
+    kind: 'gateway',
+    auth: 'oauth2',
+    credential: 'dpop-jwt',
+    tokenSources: ['jwt'],
+    dpop: 'allow',
+    needs: ['as'],
+  },
+  {
     id: 'gateway-oauth1-memory',
     label: 'gateway OAuth1 HMAC-SHA1, memory nonces',
     kind: 'gateway',
@@ -108,6 +118,8 @@ export const RATIOS = [
   ['gateway/http-proxy-3', 'gateway-none', 'http-proxy-3'],
   ['gateway/nginx', 'gateway-none', 'nginx'],
   ['gateway/direct', 'gateway-none', 'direct'],
+  // RFC 9449: what a proof per request costs over the same JWT as a plain Bearer token.
+  ['dpop/jwt', 'gateway-oauth2-dpop', 'gateway-oauth2-jwt'],
 ];
 
 /** Issue #9 targets (reported, never enforced): ratio label → minimum. */

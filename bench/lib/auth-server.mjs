@@ -61,8 +61,8 @@ export async function startAuthServer(workDir) {
     /** { introspections, jwks } answered so far. */
     stats: () => getJson(`${base}/stats`),
     /** An RFC 9068 access token for the bench client, valid for `seconds`. */
-    signAccessToken(seconds = 3600) {
-      return new SignJWT({ client_id: 'bench-client', scope: 'bench:read bench:write' })
+    signAccessToken(seconds = 3600, claims = {}) {
+      return new SignJWT({ client_id: 'bench-client', scope: 'bench:read bench:write', ...claims })
         .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: KID })
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)

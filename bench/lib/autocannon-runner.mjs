@@ -21,8 +21,14 @@ if (spec.authorizationFile) {
   options.requests = [
     {
       setupRequest(request) {
-        const authorization = lines[i++ % lines.length];
-        return { ...request, headers: { ...request.headers, authorization } };
+        const line = lines[i++ % lines.length];
+        // "Authorization<TAB>DPoP proof" lines carry a second header (RFC 9449 scenario).
+        const tab = line.indexOf('\t');
+        const headers =
+          tab === -1
+            ? { authorization: line }
+            : { authorization: line.slice(0, tab), dpop: line.slice(tab + 1) };
+        return { ...request, headers: { ...request.headers, ...headers } };
       },
     },
   ];

@@ -1,3 +1,4 @@
+import { createHash, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -71,6 +72,42 @@ function oauth1(signatureMethod) {
   };
 }
 
+/**
+ * RFC 9449: a DPoP-bound JWT (cnf.jkt of an Ed25519 key) and one fresh proof per request, made
+ * ahead of the run like the OAuth1 signatures (a proof is single-use: its jti is claimed).
+ */
+function dpopJwt() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const jwk = publicKey.export({ format: 'jwk' });
+  const jkt = createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x }))
+    .digest('base64url');
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'dpop+jwt', jwk })).toString('base64url');
+  let token;
+  let ath;
+  const proof = (target) => {
+    const htu = target.url.split('?')[0];
+    const claims = { htm: 'GET', htu, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ath };
+    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+  };
+  return {
+    records: {},
+    async available(ctx) {
+      if (!ctx?.authServer) return 'fake authorization server not started';
+      token ??= await ctx.authServer.signAccessToken(3600, { cnf: { jkt } });
+      ath = createHash('sha256').update(token).digest('base64url');
+      return true;
+    },
+    presign(target, count, file) {
+      const lines = new Array(count);
+      for (let i = 0; i < count; i++) lines[i] = `DPoP ${token}\t${proof(target)}`;
+      writeFileSync(file, `${lines.join('\n')}\n`);
+    },
+    probeHeaders: (target) => ({ Authorization: `DPoP ${token}`, DPoP: proof(target) }),
+  };
+}
+
 export const CREDENTIALS = {
   'bearer-store': {
     records: {
@@ -91,6 +128,7 @@ export const CREDENTIALS = {
     probeHeaders: () => ({ Authorization: `Bearer ${BEARER}` }),
   },
   'oauth1-hmac-sha1': oauth1('HMAC-SHA1'),
+  'dpop-jwt': dpopJwt(),
   // Not in credentials.yaml: the fake AS says every token is active, the gateway caches the answer.
   'bearer-introspection': {
     records: {},

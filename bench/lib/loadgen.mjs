@@ -63,7 +63,14 @@ end
 request = function()
   i = i + 1
   if i > n then i = 1 end
-  wrk.headers["Authorization"] = lines[i]
+  -- "Authorization<TAB>DPoP proof" lines carry a second header (RFC 9449 scenario).
+  local auth, proof = lines[i]:match("^([^\t]*)\t(.*)$")
+  if auth then
+    wrk.headers["Authorization"] = auth
+    wrk.headers["DPoP"] = proof
+  else
+    wrk.headers["Authorization"] = lines[i]
+  end
   return wrk.format()
 end
 `;

@@ -71,8 +71,10 @@ http {
 }
 
 /** oauth2 block: the store by default; introspection/JWT point at the fake AS (lib/auth-server.mjs). */
-function oauth2Config(tokenSources, authServer) {
+function oauth2Config(tokenSources, authServer, dpop) {
   const config = { realm: 'bench', tokenSources: tokenSources ?? ['store'] };
+  // Presigned proofs are made before each phase: a wide iat window keeps them all valid.
+  if (dpop !== undefined) config.dpop = { mode: dpop, maxAge: '30m' };
   if (config.tokenSources.some((s) => s !== 'store') && authServer === undefined)
     throw new Error('fake authorization server not started');
   if (config.tokenSources.includes('introspection')) {
@@ -100,6 +102,7 @@ function gatewayConfig({
   credentialStore,
   tokenSources,
   authServer,
+  dpop,
 }) {
   // JSON is YAML: no quoting surprises.
   return JSON.stringify(
@@ -118,7 +121,7 @@ function gatewayConfig({
         timestampWindow: '300s',
         nonceStore: nonceStore ?? 'memory',
       },
-      oauth2: oauth2Config(tokenSources, authServer),
+      oauth2: oauth2Config(tokenSources, authServer, dpop),
       routes: [
         { name: 'bench', match: { pathPrefix: '/' }, upstream: `http://127.0.0.1:${upstreamPort}`, auth },
       ],
@@ -328,6 +331,7 @@ export const TARGETS = {
           credentialStore: scenario.credentialStore,
           tokenSources: scenario.tokenSources,
           authServer: ctx.authServer,
+          dpop: scenario.dpop,
         }),
       );
       if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
