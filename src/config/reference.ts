@@ -111,7 +111,10 @@ const DESCRIPTIONS: Record<string, string> = {
   'routes[].match.pathPrefix': 'Matched on segment boundaries of the normalised path.',
   'routes[].stripPrefix': 'Remove `pathPrefix` before forwarding.',
   'routes[].auth': '`oauth1`, `oauth2`, `any` (either) or `none`.',
-  'routes[].scopes': 'All required; 403 insufficient_scope otherwise.',
+  'routes[].scopes':
+    "All required (Authlib `@require_oauth('a b')`); 403 insufficient_scope otherwise. OAuth1 and OAuth2 alike.",
+  'routes[].anyScopes':
+    "At least one required (Authlib `@require_oauth(['a', 'b'])`). With `scopes` too: every one of `scopes` and one of these; a scope in both lists is an error. The 403 names both lists in `scope=\"…\"`.",
   'routes[].audience': 'Bearer tokens must carry this audience.',
   'routes[].passAuthorization': 'Forward the `Authorization` header upstream.',
 };

@@ -261,27 +261,48 @@ const oauth2Schema = z.strictObject({
   dpop: dpopSchema.prefault({}),
 });
 
-const routeSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . -'),
-  match: z.strictObject({
-    host: z
-      .string()
-      .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name or *.suffix')
-      .optional(),
-    pathPrefix: z.string().regex(/^\//, 'must start with /'),
-    methods: z.array(HTTP_METHOD).min(1).optional(),
-  }),
-  /** Optional only when `authorize` is configured: such a route is judged, never forwarded. */
-  upstream: httpUrl.optional(),
-  stripPrefix: z.boolean().default(false),
-  auth: z.enum(AUTH_MODES),
-  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token')).default([]),
-  /** RFC 8707/9068: the audience the bearer token must carry for this route (overrides oauth2.jwt.audience). */
-  audience: z.string().min(1).optional(),
-  passAuthorization: z.boolean().default(false),
-  /** Overrides oauth2.dpop.mode for this route. */
-  dpop: z.enum(DPOP_MODES).optional(),
-});
+/** RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E. */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a valid scope token');
+
+const routeSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . -'),
+    match: z.strictObject({
+      host: z
+        .string()
+        .regex(/^(\*\.)?[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name or *.suffix')
+        .optional(),
+      pathPrefix: z.string().regex(/^\//, 'must start with /'),
+      methods: z.array(HTTP_METHOD).min(1).optional(),
+    }),
+    /** Optional only when `authorize` is configured: such a route is judged, never forwarded. */
+    upstream: httpUrl.optional(),
+    stripPrefix: z.boolean().default(false),
+    auth: z.enum(AUTH_MODES),
+    /** All required (Authlib `@require_oauth('a b')`). */
+    scopes: z.array(scopeToken).default([]),
+    /** At least one required (Authlib `@require_oauth(['a', 'b'])`); with `scopes`, both rules apply. */
+    anyScopes: z.array(scopeToken).min(1).optional(),
+    /** RFC 8707/9068: the audience the bearer token must carry for this route (overrides oauth2.jwt.audience). */
+    audience: z.string().min(1).optional(),
+    passAuthorization: z.boolean().default(false),
+    /** Overrides oauth2.dpop.mode for this route. */
+    dpop: z.enum(DPOP_MODES).optional(),
+  })
+  .superRefine((route, ctx) => {
+    // Both lists together mean "every one of scopes AND at least one of anyScopes". A scope in both
+    // would make the any-of rule always true: whoever wrote it meant something else, so say so.
+    const all = new Set(route.scopes);
+    route.anyScopes?.forEach((scope, index) => {
+      if (all.has(scope)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['anyScopes', index],
+          message: `"${scope}" is also in scopes: with both, every scope in scopes AND one of anyScopes is required, so this entry would always be satisfied`,
+        });
+      }
+    });
+  });
 
 export const gatewayConfigSchema = z
   .strictObject({

@@ -59,7 +59,7 @@ export function createOAuth1Scheme(
     present: (detected) => carriesOAuth1(detected.carried),
     verify: async (facts, detected, route) => {
       const identity = await verifyOAuth1Carried(facts, detected.carried, context);
-      requireScopes('oauth1', identity.scopes, route.config.scopes);
+      requireScopes('oauth1', identity.scopes, route.config.scopes, route.config.anyScopes);
       return identity;
     },
   };
@@ -102,7 +102,11 @@ export function createOAuth2Scheme(
     withBody: (carried, body) => ({ ...carried, bearer: withBearerBody(carried.bearer, body) }),
     present: (carried) => carried.dpop || carriesBearer(carried.bearer),
     verify: async (facts, carried, route) => {
-      const requirement = { scopes: route.config.scopes, audience: route.config.audience };
+      const requirement = {
+        scopes: route.config.scopes,
+        anyScopes: route.config.anyScopes,
+        audience: route.config.audience,
+      };
       const mode = deps.dpopMode(route);
       if (carried.dpop && dpop !== undefined && mode !== 'off') {
         // RFC 6750 §3.1 / RFC 9449 §7.1: one token, by one method.

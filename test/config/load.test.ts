@@ -189,6 +189,34 @@ describe('loadConfig', () => {
   });
 });
 
+describe('route anyScopes (issue 14)', () => {
+  test('anyScopes is one-of; with scopes both apply; an empty list or a scope in both lists is an error', () => {
+    const config = parseGatewayConfig(
+      { routes: [{ ...route, scopes: ['profile'], anyScopes: ['photos:read', 'admin'] }] },
+      {},
+    );
+    expect(config.routes[0]).toMatchObject({ scopes: ['profile'], anyScopes: ['photos:read', 'admin'] });
+    expect(parseGatewayConfig({ routes: [route] }, {}).routes[0]?.anyScopes).toBeUndefined();
+    const issues = issuesOf(() =>
+      parseGatewayConfig(
+        {
+          routes: [
+            { ...route, name: 'a', anyScopes: [] },
+            { ...route, name: 'b', scopes: ['admin', 'profile'], anyScopes: ['photos:read', 'admin'] },
+            { ...route, name: 'c', anyScopes: ['bad scope'] },
+          ],
+        },
+        {},
+      ),
+    );
+    expect(issues).toEqual([
+      expect.stringMatching(/^routes\[0\]\.anyScopes: /),
+      'routes[1].anyScopes[1]: "admin" is also in scopes: with both, every scope in scopes AND one of anyScopes is required, so this entry would always be satisfied',
+      'routes[2].anyScopes[0]: must be a valid scope token',
+    ]);
+  });
+});
+
 describe('credentials.yaml ids (issue 14: Authlib models keep user_id as an Integer)', () => {
   test('integer userId/clientId load as decimal strings; floats, booleans and unsafe integers are errors', async () => {
     const dir = tempDir({

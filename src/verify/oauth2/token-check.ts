@@ -7,6 +7,8 @@ import type { TokenInfo } from './token-info.js';
 export interface TokenRequirement {
   /** All required (RFC 6750 §3.1 insufficient_scope otherwise). */
   readonly scopes: readonly string[];
+  /** At least one required, when set (route `anyScopes`; see verify/scope.ts). */
+  readonly anyScopes?: readonly string[] | undefined;
   /** RFC 8707/9068: the audience the token must have been issued for, if the route names one. */
   readonly audience?: string | undefined;
 }
@@ -29,7 +31,7 @@ export function checkTokenInfo(info: TokenInfo, requirement: TokenRequirement, n
     throw new InvalidToken('oauth2');
   }
 
-  requireScopes('oauth2', info.scopes, requirement.scopes);
+  requireScopes('oauth2', info.scopes, requirement.scopes, requirement.anyScopes);
 
   return {
     method: 'oauth2',

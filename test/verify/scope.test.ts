@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { type GatewayError, InsufficientScope } from '../../src/errors.js';
+import { requireScopes } from '../../src/verify/scope.js';
+
+/**
+ * Route scope rules (issue 14): `scopes` = all of (Authlib `'a b'`), `anyScopes` = one of (Authlib
+ * `['a', 'b']`), both = all of `scopes` AND one of `anyScopes`. The 403 names both lists.
+ */
+
+function judge(granted: string[], all: string[], any?: string[]): string {
+  try {
+    requireScopes('oauth2', granted, all, any);
+    return 'pass';
+  } catch (error) {
+    expect(error).toBeInstanceOf(InsufficientScope);
+    return `403 scope="${(error as GatewayError).scope}"`;
+  }
+}
+
+describe('requireScopes', () => {
+  it.each([
+    // scopes only: every one required (a literal translation of Authlib's list would get this wrong)
+    [['photos:read', 'admin'], ['photos:read', 'admin'], undefined, 'pass'],
+    [['photos:read'], ['photos:read', 'admin'], undefined, '403 scope="photos:read admin"'],
+    [[], [], undefined, 'pass'],
+    // anyScopes only: one is enough, none is not
+    [['photos:read'], [], ['photos:read', 'admin'], 'pass'],
+    [['admin'], [], ['photos:read', 'admin'], 'pass'],
+    [['photos:write'], [], ['photos:read', 'admin'], '403 scope="photos:read admin"'],
+    [[], [], ['photos:read'], '403 scope="photos:read"'],
+    // both: all of scopes AND one of anyScopes
+    [['profile', 'photos:read'], ['profile'], ['photos:read', 'admin'], 'pass'],
+    [['profile'], ['profile'], ['photos:read', 'admin'], '403 scope="profile photos:read admin"'],
+    [['admin'], ['profile'], ['photos:read', 'admin'], '403 scope="profile photos:read admin"'],
+  ])('granted %j, scopes %j, anyScopes %j → %s', (granted, all, any, expected) => {
+    expect(judge(granted, all, any)).toBe(expected);
+  });
+
+  it('scope names are compared exactly (case-sensitive, no prefix match; RFC 6749 §3.3)', () => {
+    expect(judge(['Photos:read', 'photos:readwrite'], [], ['photos:read'])).toBe('403 scope="photos:read"');
+  });
+});
