@@ -234,16 +234,18 @@ export class InsufficientScope extends GatewayError {
 export class TemporarilyUnavailable extends GatewayError {
   static override readonly code = 'temporarily_unavailable';
   static override readonly status = 503;
-  constructor(cause?: unknown) {
-    super('Authentication backend temporarily unavailable', cause === undefined ? {} : { cause });
+  /** `description` must be a fixed, safe text (egress says which token endpoint problem it was). */
+  constructor(cause?: unknown, description = 'Authentication backend temporarily unavailable') {
+    super(description, cause === undefined ? {} : { cause });
   }
 }
 
 export class BadGateway extends GatewayError {
   static override readonly code = 'bad_gateway';
   static override readonly status = 502;
-  constructor(cause?: unknown) {
-    super('Upstream unreachable', cause === undefined ? {} : { cause });
+  /** `description` must be a fixed, safe text (egress: the upstream certificate did not verify). */
+  constructor(cause?: unknown, description = 'Upstream unreachable') {
+    super(description, cause === undefined ? {} : { cause });
   }
 }
 
@@ -252,6 +254,28 @@ export class GatewayTimeout extends GatewayError {
   static override readonly status = 504;
   constructor(cause?: unknown) {
     super('Upstream timed out', cause === undefined ? {} : { cause });
+  }
+}
+
+// ── Egress ─────────────────────────────────────────────────────────────────────────────────────
+
+/** An egress route with `authorization: refuse` got a request carrying its own Authorization. */
+export class AuthorizationRefused extends GatewayError {
+  static override readonly code = 'authorization_refused';
+  static override readonly status = 400;
+  constructor() {
+    super(
+      'This egress route adds its own credentials and refuses requests that carry an Authorization header',
+    );
+  }
+}
+
+/** Signing an egress request failed (a key the crypto library refused): nothing was sent. */
+export class SigningFailed extends GatewayError {
+  static override readonly code = 'signing_failed';
+  static override readonly status = 500;
+  constructor(cause?: unknown) {
+    super('The gateway could not sign this request; nothing was sent', cause === undefined ? {} : { cause });
   }
 }
 
@@ -303,6 +327,8 @@ export const ERROR_CLASSES = [
   TemporarilyUnavailable,
   BadGateway,
   GatewayTimeout,
+  AuthorizationRefused,
+  SigningFailed,
   InternalError,
 ] as const;
 

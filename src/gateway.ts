@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { AuthorizeServer } from './authorize/server.js';
 import { type Env, loadConfig } from './config/load.js';
+import { EgressServer } from './egress/server.js';
 import { ConfigError } from './errors.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
@@ -27,6 +28,7 @@ export interface GatewayOptions {
   readonly port?: number;
   readonly adminPort?: number;
   readonly authorizePort?: number;
+  readonly egressPort?: number;
 }
 
 export interface RunningGateway {
@@ -38,6 +40,8 @@ export interface RunningGateway {
   readonly adminAddress: AddressInfo;
   /** The authorize listener's address, when `authorize` is configured. */
   readonly authorizeAddress: AddressInfo | undefined;
+  /** The egress listener's address, when `egress` is configured. */
+  readonly egressAddress: AddressInfo | undefined;
   readonly metrics: Metrics;
   /** Resolves true if the new config was applied. */
   reload(): Promise<boolean>;
@@ -95,6 +99,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           metrics,
         );
   const authorizeAddress = await authorize?.listen();
+  // Like authorize: where the egress listener binds is read at start; routes follow reloads.
+  const egress =
+    config.egress === undefined
+      ? undefined
+      : new EgressServer(
+          () => proxy.context.egress,
+          { host: config.egress.listen.host, port: options.egressPort ?? config.egress.listen.port },
+          config.limits,
+          logger,
+          metrics,
+        );
+  const egressAddress = await egress?.listen();
 
   let reloading: Promise<boolean> | undefined;
   const reload = (): Promise<boolean> => {
@@ -155,12 +171,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const stop = async (): Promise<boolean> => {
     draining = true;
     for (const watcher of watchers) watcher.close();
-    const drained = await proxy.drain(proxy.context.config.limits.shutdownTimeout);
+    const shutdownTimeout = proxy.context.config.limits.shutdownTimeout;
+    const [drained, egressDrained] = await Promise.all([
+      proxy.drain(shutdownTimeout),
+      egress?.close(shutdownTimeout) ?? true,
+    ]);
     await authorize?.close();
     await new Promise<void>((resolve) => admin.close(() => resolve()));
     admin.closeAllConnections();
     await proxy.context.close(undefined);
-    return drained;
+    return drained && egressDrained;
   };
 
   return {
@@ -172,6 +192,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     address,
     adminAddress,
     authorizeAddress,
+    egressAddress,
     metrics,
     reload,
     stop,

@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
+import { buildEgressContext, type EgressContext } from './egress/context.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
@@ -39,6 +40,8 @@ export interface Runtime extends ProxyContext {
   readonly stores: Stores;
   readonly redis: RedisConnection | undefined;
   readonly tokens: TokenResolver;
+  /** Egress routes (signers, token caches), when `egress` is configured. */
+  readonly egress: EgressContext | undefined;
   /** Nonce store numbers for metrics (a Redis store reports only the configured window). */
   nonceStats(): NonceStoreStats;
   /** Where 503 causes and refused backend answers are logged and counted. */
@@ -214,6 +217,11 @@ export async function buildRuntime(
   const dpop =
     stores.dpopJtis === undefined ? undefined : dpopContext(config, stores.dpopJtis, options.metrics, now);
   const oauth2 = createOAuth2Scheme(config, { resolver: tokens, now, dpop, dpopMode });
+  const egress = buildEgressContext(config, loaded.egressFiles, previous?.egress, {
+    logger: options.logger,
+    metrics: options.metrics,
+    now: options.now,
+  });
 
   const runtime: Runtime = {
     loaded,
@@ -234,6 +242,7 @@ export async function buildRuntime(
     stores,
     redis,
     tokens,
+    egress,
     backendFailures,
     isTrustedProxy: buildTrustedProxies(config.trustedProxies),
     nonceStats: () => {
@@ -254,6 +263,7 @@ export async function buildRuntime(
     },
     close: async (next) => {
       await tokens.close();
+      await egress?.close(next?.egress);
       if (next?.stores.nonces !== stores.nonces) await stores.nonces.close();
       if (stores.dpopJtis !== undefined && next?.stores.dpopJtis !== stores.dpopJtis)
         await stores.dpopJtis.close();

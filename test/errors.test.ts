@@ -46,6 +46,8 @@ describe('error codes', () => {
       new errors.BadGateway(),
       new errors.GatewayTimeout(),
       new errors.InternalError(),
+      new errors.AuthorizationRefused(),
+      new errors.SigningFailed(),
     ];
     expect(new Set(instances.map((e) => e.constructor))).toEqual(new Set(errors.ERROR_CLASSES));
     for (const error of instances) {

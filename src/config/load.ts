@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -17,8 +17,19 @@ export interface LoadedConfig {
   readonly credentialsPath: string | undefined;
   /** PEM certificate chain and key when `listen.tls` is set. */
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** Files egress routes refer to (CA bundles, RSA keys), by route name; read with the config. */
+  readonly egressFiles: Readonly<Record<string, EgressFiles>>;
   /** sha256 of the source bytes (config + credentials), exported as a metric label on reload. */
   readonly hash: string;
+}
+
+export interface EgressFiles {
+  /** PEM CA bundle trusted for the upstream (`tls.caFile`). */
+  readonly ca: string | undefined;
+  /** PEM CA bundle trusted for the token endpoint (`sign.oauth2.tls.caFile`). */
+  readonly tokenCa: string | undefined;
+  /** PEM private key for RSA signatures (`sign.oauth1.privateKeyFile`). */
+  readonly privateKey: string | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -160,8 +171,34 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
       tls = { cert: certRead.text, key: keyRead.text };
   }
 
+  const egressFiles: Record<string, EgressFiles> = {};
+  for (const [index, route] of (config?.egress?.routes ?? []).entries()) {
+    const at = `egress.routes[${index}]`;
+    const read = async (file: string | undefined, label: string): Promise<string | undefined> => {
+      if (file === undefined) return undefined;
+      const result = await readText(resolve(dirname(configPath), file), `${at}.${label}`);
+      if (result.issue !== undefined) issues.push(result.issue);
+      else hash.update('\0').update(result.text!);
+      return result.text;
+    };
+    const files: EgressFiles = {
+      ca: await read(route.tls?.caFile, 'tls.caFile'),
+      tokenCa: await read(route.sign?.oauth2?.tls?.caFile, 'sign.oauth2.tls.caFile'),
+      privateKey: await read(route.sign?.oauth1?.privateKeyFile, 'sign.oauth1.privateKeyFile'),
+    };
+    if (files.privateKey !== undefined) {
+      try {
+        if (createPrivateKey(files.privateKey).asymmetricKeyType !== 'rsa') throw new Error('not RSA');
+      } catch {
+        issues.push(`${at}.sign.oauth1.privateKeyFile: must be a PEM RSA private key`);
+      }
+    }
+    egressFiles[route.name] = files;
+  }
+
   if (issues.length > 0 || config === undefined) throw new ConfigError(issues);
   return deepFreeze({
+    egressFiles,
     tls,
     path: configPath,
     config,

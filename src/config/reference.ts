@@ -43,6 +43,60 @@ const DESCRIPTIONS: Record<string, string> = {
   'authorize.listen.port': 'Port to bind.',
   'authorize.pathPrefix':
     'Envoy ext_authz `path_prefix`: a check under it carries the original path after the prefix.',
+  egress:
+    'Egress listener (docs/egress.md): the app sends plain HTTP to a local route; the gateway signs it (OAuth1) or adds a client-credentials token (OAuth2) and forwards it over verified TLS. Off when absent.',
+  'egress.listen':
+    'Where apps send outbound calls. Anyone who can reach it acts as the configured clients: keep it on loopback (or a pod-internal address).',
+  'egress.listen.host': 'Address to bind.',
+  'egress.listen.port': 'Port to bind.',
+  'egress.routes': 'Matched by longest path prefix, then methods (as ingress routes, without host).',
+  'egress.routes[].name': 'Unique; used in logs and metrics.',
+  'egress.routes[].match': 'What the route matches on the egress listener.',
+  'egress.routes[].match.pathPrefix': 'Matched on segment boundaries of the normalised path.',
+  'egress.routes[].match.methods': 'Only these methods; any when absent.',
+  'egress.routes[].upstream':
+    'The remote API: https, or http to a loopback host only. A path in it is prepended to the forwarded path (and signed).',
+  'egress.routes[].stripPrefix': 'Remove `pathPrefix` before forwarding.',
+  'egress.routes[].authorization':
+    'The app’s own `Authorization` header: `replace` (dropped, the gateway’s credentials sent) or `refuse` (400 authorization_refused).',
+  'egress.routes[].tls':
+    'Upstream TLS. Certificates are always verified; there is no option to turn that off.',
+  'egress.routes[].tls.caFile':
+    'PEM CA bundle to trust instead of the system CAs (relative to gateway.yaml).',
+  'egress.routes[].timeout':
+    'Upstream must answer (and keep streaming) within this; 504 otherwise. Default `limits.upstreamTimeout`.',
+  'egress.routes[].sign':
+    'How outbound requests are authenticated: exactly one of `oauth1`, `oauth2`. Absent: forwarded as is (hygiene, TLS, limits only).',
+  'egress.routes[].sign.oauth1':
+    'Sign every request with OAuth 1.0a (RFC 5849); fresh nonce and timestamp each time.',
+  'egress.routes[].sign.oauth1.consumerKey': 'Client (consumer) key.',
+  'egress.routes[].sign.oauth1.consumerSecret': 'Client secret; use `${ENV}`. Not needed for RSA methods.',
+  'egress.routes[].sign.oauth1.token': 'Token credentials; absent for two-legged requests.',
+  'egress.routes[].sign.oauth1.tokenSecret': 'Token secret; use `${ENV}`.',
+  'egress.routes[].sign.oauth1.signatureMethod': 'PLAINTEXT only to an https upstream (RFC 5849 §3.4.4).',
+  'egress.routes[].sign.oauth1.privateKeyFile':
+    'PEM RSA private key for RSA-SHA1 / RSA-SHA256 (relative to gateway.yaml).',
+  'egress.routes[].sign.oauth1.realm': '`realm` of the Authorization header (header placement only).',
+  'egress.routes[].sign.oauth1.placement':
+    'Where the protocol parameters go (RFC 5849 §3.5): Authorization header, query, or form body (the request must then have a form body).',
+  'egress.routes[].sign.oauth1.bodyHash':
+    'Send `oauth_body_hash` for non-form bodies (which are then read, up to `limits.maxBodyBytes`, instead of streamed).',
+  'egress.routes[].sign.oauth2':
+    'Attach a client-credentials access token (RFC 6749 §4.4), cached and refreshed ahead of expiry; concurrent refreshes share one token request.',
+  'egress.routes[].sign.oauth2.tokenUrl': 'Token endpoint: https, or http to a loopback host only.',
+  'egress.routes[].sign.oauth2.clientId': 'The client id at the authorization server.',
+  'egress.routes[].sign.oauth2.clientSecret': 'Its secret; use `${ENV}`.',
+  'egress.routes[].sign.oauth2.authMethod':
+    'How the gateway authenticates to the token endpoint (RFC 6749 §2.3.1).',
+  'egress.routes[].sign.oauth2.scope': 'Space-separated scopes to ask for.',
+  'egress.routes[].sign.oauth2.audience': '`audience` parameter (Auth0, Okta style).',
+  'egress.routes[].sign.oauth2.resource': 'RFC 8707 resource indicator(s).',
+  'egress.routes[].sign.oauth2.timeout': 'Per token request; a timeout with no usable token answers 503.',
+  'egress.routes[].sign.oauth2.refreshAhead':
+    'Refresh this long before the token expires (at most half its lifetime), in the background.',
+  'egress.routes[].sign.oauth2.tls': 'Token endpoint TLS (always verified).',
+  'egress.routes[].sign.oauth2.tls.caFile':
+    'PEM CA bundle for the token endpoint (relative to gateway.yaml).',
   'redis.connectTimeout': 'Connection attempt timeout.',
   'redis.maxReconnectDelay': 'Cap of the exponential reconnect backoff; reconnects never stop.',
   'redis.sentinels': 'Sentinel nodes; when set, `url` supplies only credentials, TLS and db.',
@@ -106,7 +160,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'oauth2.jwt': 'RFC 9068 JWT access tokens verified with the issuer’s JWKS.',
   'oauth2.allowQueryToken': 'Accept `access_token` in the query (RFC 6750 §2.3).',
   'oauth2.allowFormToken': 'Accept `access_token` in a form body (RFC 6750 §2.2).',
-  routes: 'Matched by most specific host, then longest path prefix, then methods.',
+  routes:
+    'Matched by most specific host, then longest path prefix, then methods. May be empty only when `egress` is configured.',
   'routes[].match.host': 'Exact host or `*.suffix`; any host when absent.',
   'routes[].match.pathPrefix': 'Matched on segment boundaries of the normalised path.',
   'routes[].stripPrefix': 'Remove `pathPrefix` before forwarding.',

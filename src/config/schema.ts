@@ -91,6 +91,148 @@ const authorizeSchema = z.strictObject({
     .default('/ext-authz'),
 });
 
+/**
+ * Egress (docs/egress.md): the app calls a local listener, the gateway signs (OAuth1) or attaches a
+ * client-credentials token (OAuth2) and forwards over verified TLS. Anyone who can reach the
+ * listener acts as the configured client, so it binds to loopback by default.
+ */
+const LOOPBACK_URL_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/i;
+
+/** https, or http to a loopback host only: credentials never cross a network in the clear. */
+const egressUrl = httpUrl.refine(
+  (value) => {
+    if (!URL.canParse(value)) return true; // httpUrl reports it
+    const url = new URL(value);
+    return url.protocol === 'https:' || LOOPBACK_URL_HOST.test(url.hostname);
+  },
+  { message: 'must be an https URL (http is allowed only to a loopback host)' },
+);
+
+const egressTlsSchema = z.strictObject({
+  /** PEM bundle of CAs to trust instead of the system ones (relative to gateway.yaml). */
+  caFile: z.string().min(1).optional(),
+});
+
+const egressOAuth1Schema = z.strictObject({
+  consumerKey: z.string().min(1),
+  /** Empty for RSA methods, which sign with privateKeyFile instead. */
+  consumerSecret: z.string().default(''),
+  token: z.string().min(1).optional(),
+  tokenSecret: z.string().optional(),
+  signatureMethod: z.enum(SIGNATURE_METHODS).default('HMAC-SHA1'),
+  /** PEM private key for RSA-SHA1 / RSA-SHA256 (relative to gateway.yaml). */
+  privateKeyFile: z.string().min(1).optional(),
+  realm: z.string().optional(),
+  placement: z.enum(['header', 'query', 'body']).default('header'),
+  bodyHash: z.boolean().default(false),
+});
+
+const egressOAuth2Schema = z.strictObject({
+  tokenUrl: egressUrl,
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  scope: z.string().min(1).optional(),
+  audience: z.string().min(1).optional(),
+  resource: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+  /** Per token request (connect, headers and body together). */
+  timeout: duration.prefault('5s'),
+  /** Refresh this long before `expires_in` runs out (at most half the token's lifetime). */
+  refreshAhead: duration.prefault('60s'),
+  tls: egressTlsSchema.optional(),
+});
+
+const egressRouteSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . -'),
+    match: z.strictObject({
+      pathPrefix: z.string().regex(/^\//, 'must start with /'),
+      methods: z.array(HTTP_METHOD).min(1).optional(),
+    }),
+    upstream: egressUrl,
+    stripPrefix: z.boolean().default(true),
+    /** The app's own Authorization header: replaced by the gateway's, or the request refused. */
+    authorization: z.enum(['replace', 'refuse']).default('replace'),
+    tls: egressTlsSchema.optional(),
+    /** Default `limits.upstreamTimeout`. */
+    timeout: duration.optional(),
+    sign: z
+      .strictObject({ oauth1: egressOAuth1Schema.optional(), oauth2: egressOAuth2Schema.optional() })
+      .optional(),
+  })
+  .superRefine((route, ctx) => {
+    const sign = route.sign;
+    if (sign === undefined) return;
+    if ((sign.oauth1 === undefined) === (sign.oauth2 === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['sign'], message: 'must have exactly one of oauth1, oauth2' });
+    }
+    const oauth1 = sign.oauth1;
+    if (oauth1 === undefined) return;
+    const rsa = oauth1.signatureMethod.startsWith('RSA-');
+    if (rsa && oauth1.privateKeyFile === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sign', 'oauth1', 'privateKeyFile'],
+        message: `is required for ${oauth1.signatureMethod}`,
+      });
+    }
+    if (!rsa && oauth1.privateKeyFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sign', 'oauth1', 'privateKeyFile'],
+        message: 'is only used by RSA-SHA1 / RSA-SHA256',
+      });
+    }
+    if (!rsa && oauth1.consumerSecret === '') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sign', 'oauth1', 'consumerSecret'],
+        message: `is required for ${oauth1.signatureMethod}`,
+      });
+    }
+    if ((oauth1.token === undefined) !== (oauth1.tokenSecret === undefined) && !rsa) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sign', 'oauth1', oauth1.token === undefined ? 'token' : 'tokenSecret'],
+        message: 'token and tokenSecret go together',
+      });
+    }
+    // RFC 5849 §3.4.4: PLAINTEXT sends the secrets themselves.
+    if (oauth1.signatureMethod === 'PLAINTEXT' && !route.upstream.toLowerCase().startsWith('https:')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sign', 'oauth1', 'signatureMethod'],
+        message: 'PLAINTEXT is only allowed to an https upstream',
+      });
+    }
+  });
+
+const egressSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: port.prefault(9292),
+      })
+      .prefault({}),
+    routes: z.array(egressRouteSchema).min(1),
+  })
+  .superRefine((egress, ctx) => {
+    const names = new Map<string, number>();
+    egress.routes.forEach((route, index) => {
+      const first = names.get(route.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'name'],
+          message: `duplicate egress route name (also egress.routes[${first}])`,
+        });
+      } else {
+        names.set(route.name, index);
+      }
+    });
+  });
+
 const limitsSchema = z.strictObject({
   maxBodyBytes: z.number().int().positive().default(1_048_576),
   /**
@@ -309,6 +451,7 @@ export const gatewayConfigSchema = z
     listen: listenSchema.prefault({}),
     admin: adminSchema.prefault({}),
     authorize: authorizeSchema.optional(),
+    egress: egressSchema.optional(),
     trustedProxies: z.array(cidr).default([]),
     limits: limitsSchema.prefault({}),
     redis: redisSchema.prefault({}),
@@ -316,7 +459,8 @@ export const gatewayConfigSchema = z
     credentials: credentialsSchema.default({ type: 'file', path: './credentials.yaml' }),
     oauth1: oauth1Schema.prefault({}),
     oauth2: oauth2Schema.prefault({}),
-    routes: z.array(routeSchema).min(1),
+    /** May be empty (or absent) only when `egress` is configured: an egress-only sidecar. */
+    routes: z.array(routeSchema).default([]),
   })
   .superRefine((config, ctx) => {
     const names = new Map<string, number>();
@@ -352,6 +496,14 @@ export const gatewayConfigSchema = z
   .superRefine(
     (config, ctx) => {
       const routes: unknown = (config as { routes?: unknown }).routes;
+      const egress: unknown = (config as { egress?: unknown }).egress;
+      if ((routes === undefined || (Array.isArray(routes) && routes.length === 0)) && egress === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes'],
+          message: 'must list at least one route (or configure egress)',
+        });
+      }
       if ((config as { authorize?: unknown }).authorize !== undefined || !Array.isArray(routes)) return;
       routes.forEach((route: unknown, index) => {
         if (
@@ -384,11 +536,17 @@ export type IntrospectionConfig = NonNullable<OAuth2Config['introspection']>;
 export type JwtConfig = NonNullable<OAuth2Config['jwt']>;
 export type RedisConfig = GatewayFileConfig['redis'];
 export type CredentialsConfig = GatewayFileConfig['credentials'];
+export type EgressConfig = NonNullable<GatewayFileConfig['egress']>;
+export type EgressRouteConfig = EgressConfig['routes'][number];
+export type EgressOAuth1Config = NonNullable<NonNullable<EgressRouteConfig['sign']>['oauth1']>;
+export type EgressOAuth2Config = NonNullable<NonNullable<EgressRouteConfig['sign']>['oauth2']>;
 
 /** JSON Schema (draft 2020-12) of what users write, for `oauth-gateway schema` and editors. */
 export function gatewayJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(gatewayConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+  const schema = z.toJSONSchema(gatewayConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<
     string,
     unknown
   >;
+  // The refinement zod cannot express: ingress routes, or an egress-only sidecar.
+  return { ...schema, anyOf: [{ required: ['routes'] }, { required: ['egress'] }] };
 }

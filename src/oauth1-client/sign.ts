@@ -3,12 +3,17 @@ import { buildBaseString } from '../verify/oauth1/base-string.js';
 import { computeBodyHash } from '../verify/oauth1/body-hash.js';
 import { percentEncode } from '../verify/oauth1/encoding.js';
 import { isFormContentType, type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
-import { getSignatureMethod, type SignatureMethodName } from '../verify/oauth1/signature-methods.js';
+import {
+  getSignatureMethod,
+  type SignatureMethod,
+  type SignatureMethodName,
+  type SignInput,
+} from '../verify/oauth1/signature-methods.js';
 
 /**
- * The client side of RFC 5849: signs a request and formats the Authorization header. Used by the
- * `sign` CLI, tests and benchmarks — never on the proxy's request path, so synchronous RSA
- * signing and (default) clock/random reads are fine here.
+ * The client side of RFC 5849, the one OAuth1 signer: signs a request and formats the Authorization
+ * header. Used by the `sign` CLI, tests, benchmarks and egress (src/egress/), which uses the async
+ * form so that RSA signing never blocks the event loop.
  */
 
 export interface SignOAuth1Input {
@@ -63,8 +68,15 @@ export function splitUrl(url: string): SplitUrl {
   return { scheme: match[1]!.toLowerCase(), host: at === -1 ? authority : authority.slice(at + 1), target };
 }
 
-/** The protocol parameters including oauth_signature (decoded values), in sending order. */
-export function signOAuth1Params(input: SignOAuth1Input): Param[] {
+interface Prepared {
+  readonly method: SignatureMethod;
+  /** Protocol parameters without oauth_signature yet. */
+  readonly protocol: Param[];
+  readonly signInput: SignInput;
+}
+
+/** Everything but the signature itself: protocol parameters and the §3.4.1 base string. */
+function prepare(input: SignOAuth1Input): Prepared {
   const methodName = input.signatureMethod ?? 'HMAC-SHA1';
   const method = getSignatureMethod(methodName);
   if (method === undefined) throw new TypeError(`Unknown signature method ${methodName}`);
@@ -95,13 +107,32 @@ export function signOAuth1Params(input: SignOAuth1Input): Param[] {
   });
   const rsaPrivateKey =
     typeof input.rsaPrivateKey === 'string' ? createPrivateKey(input.rsaPrivateKey) : input.rsaPrivateKey;
-  const signature = method.sign({
-    baseString,
-    consumerSecret: input.consumerSecret,
-    tokenSecret: input.tokenSecret ?? '',
-    rsaPrivateKey,
-  });
-  protocol.push(['oauth_signature', signature]);
+  return {
+    method,
+    protocol,
+    signInput: {
+      baseString,
+      consumerSecret: input.consumerSecret,
+      tokenSecret: input.tokenSecret ?? '',
+      rsaPrivateKey,
+    },
+  };
+}
+
+/** The protocol parameters including oauth_signature (decoded values), in sending order. */
+export function signOAuth1Params(input: SignOAuth1Input): Param[] {
+  const { method, protocol, signInput } = prepare(input);
+  protocol.push(['oauth_signature', method.sign(signInput)]);
+  return protocol;
+}
+
+/**
+ * The same, for a request path (egress): RSA signatures are computed on the libuv pool instead of
+ * blocking the event loop; HMAC and PLAINTEXT stay synchronous (cheap).
+ */
+export async function signOAuth1ParamsAsync(input: SignOAuth1Input): Promise<Param[]> {
+  const { method, protocol, signInput } = prepare(input);
+  protocol.push(['oauth_signature', await method.signAsync(signInput)]);
   return protocol;
 }
 

@@ -133,6 +133,37 @@ export class Metrics {
     labelNames: ['source', 'cause'] as const,
     registers: [this.registry],
   });
+  readonly egressRequests = new Counter({
+    name: 'oauth_gateway_egress_requests_total',
+    help: 'Requests through the egress listener by egress route, status and how they were authenticated (oauth1, oauth2, none)',
+    labelNames: ['route', 'status', 'sign'] as const,
+    registers: [this.registry],
+  });
+  readonly egressDuration = new Histogram({
+    name: 'oauth_gateway_egress_request_duration_seconds',
+    help: 'Total egress request duration at the gateway (token fetch, signing, upstream)',
+    labelNames: ['route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly egressTokenFetches = new Counter({
+    name: 'oauth_gateway_egress_token_fetches_total',
+    help: 'OAuth2 client-credentials token requests by egress route, reason (initial, expired, ahead = refreshed before expiry, rejected = after a 401 from the API) and result',
+    labelNames: ['route', 'reason', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly egressSigningErrors = new Counter({
+    name: 'oauth_gateway_egress_signing_errors_total',
+    help: 'Egress requests that could not be signed or given a token (nothing was sent), by egress route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly egressRetries = new Counter({
+    name: 'oauth_gateway_egress_retries_total',
+    help: 'Egress requests retried once with a fresh token after the API answered 401, by egress route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   readonly tokenCache: Counter<'event'>;
   readonly tokenLookups: Counter<'source'>;
   readonly tokenCacheEntries: Gauge;
@@ -238,6 +269,11 @@ export class Metrics {
   observeCheck(route: string, status: number, authMethod: string, front: string, durationMs: number): void {
     this.checks.inc({ route, status, auth_method: authMethod, front });
     this.checkDuration.observe({ front }, durationMs / 1000);
+  }
+
+  observeEgress(route: string, status: number, sign: string, durationMs: number): void {
+    this.egressRequests.inc({ route, status, sign });
+    this.egressDuration.observe({ route }, durationMs / 1000);
   }
 
   /** Export the stats of the token resolver the current config uses. */

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
 import { filterResponseHeaders } from './headers.js';
@@ -15,12 +16,21 @@ export interface UpstreamTimeouts {
   readonly upstreamTimeoutMs: number;
 }
 
+/** CAs to trust for an https upstream instead of the system ones; `id` names the bundle in the key. */
+export interface UpstreamTrust {
+  readonly ca: string;
+  readonly id: string;
+}
+
 /** Pools outlive config reloads: a reload that keeps an upstream keeps its warm connections. */
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
 
-  get(origin: string, timeouts: UpstreamTimeouts): Pool {
-    const key = `${origin}|${timeouts.upstreamTimeoutMs}`;
+  get(origin: string, timeouts: UpstreamTimeouts, trust?: UpstreamTrust): Pool {
+    const key =
+      trust === undefined
+        ? `${origin}|${timeouts.upstreamTimeoutMs}`
+        : `${origin}|${timeouts.upstreamTimeoutMs}|${trust.id}`;
     let pool = this.#pools.get(key);
     if (pool === undefined) {
       pool = new Pool(origin, {
@@ -30,6 +40,8 @@ export class UpstreamPools {
         bodyTimeout: timeouts.upstreamTimeoutMs,
         connectTimeout: Math.min(timeouts.upstreamTimeoutMs, 10_000),
         pipelining: 1,
+        // Certificates are always verified (undici's default); a custom CA only changes whom to trust.
+        ...(trust === undefined ? {} : { connect: { ca: trust.ca } }),
       });
       this.#pools.set(key, pool);
     }
@@ -50,10 +62,28 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
-function upstreamError(error: unknown): GatewayError {
+/** OpenSSL / Node verification failures: the upstream is not who the certificate says, or not trusted. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+export function upstreamError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const code = (error as { code?: string } | undefined)?.code;
-  return code !== undefined && TIMEOUT_CODES.has(code) ? new GatewayTimeout(error) : new BadGateway(error);
+  if (code === undefined) return new BadGateway(error);
+  if (TIMEOUT_CODES.has(code)) return new GatewayTimeout(error);
+  return CERTIFICATE_CODES.has(code)
+    ? new BadGateway(error, 'Upstream TLS certificate could not be verified; nothing was sent')
+    : new BadGateway(error);
 }
 
 /** Methods whose requests carry no body unless the client framed one. */
@@ -73,11 +103,27 @@ export interface ForwardInput {
   readonly body: Buffer | undefined;
   /** The listener's drain state: once draining, responses tell the client not to reuse the connection. */
   readonly drain: { readonly draining: boolean };
+  /**
+   * An upstream answer with this status is not passed on: its body is discarded and the promise
+   * resolves `'discarded'` (egress retries a 401 once with a fresh token).
+   */
+  readonly discardStatus?: number | undefined;
 }
 
 interface StreamTarget {
   readonly res: ServerResponse;
   readonly drain: { readonly draining: boolean };
+  readonly discardStatus: number | undefined;
+  discarded: boolean;
+}
+
+/** Where a discarded answer's body goes. */
+function discardSink(): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
 }
 
 /**
@@ -99,8 +145,12 @@ function writeResponseHead({
   statusCode,
   headers,
   opaque,
-}: Dispatcher.StreamFactoryData<StreamTarget>): ServerResponse {
+}: Dispatcher.StreamFactoryData<StreamTarget>): Writable {
   const { res, drain } = opaque;
+  if (statusCode === opaque.discardStatus) {
+    opaque.discarded = true;
+    return discardSink();
+  }
   // A drain began while this request was upstream: its answer closes the connection. (One shared
   // flag: tracking in-flight responses in a Set measured ~8 µs per request.)
   if (drain.draining) res.shouldKeepAlive = false;
@@ -118,7 +168,7 @@ export function forwardRequest(
   req: IncomingMessage,
   res: ServerResponse,
   input: ForwardInput,
-): Promise<void> {
+): Promise<'sent' | 'discarded'> {
   // Client gone before the upstream answered: cancel the upstream request. (Once the body is
   // streaming, undici sees `res` close early and aborts by itself.)
   const abort = new UpstreamAbort();
@@ -126,7 +176,13 @@ export function forwardRequest(
   res.once('close', onClose);
   const body = input.body ?? (hasBody(req) ? req : null);
 
-  return new Promise<void>((resolve, reject) => {
+  const target: StreamTarget = {
+    res,
+    drain: input.drain,
+    discardStatus: input.discardStatus,
+    discarded: false,
+  };
+  return new Promise<'sent' | 'discarded'>((resolve, reject) => {
     input.pool.stream<StreamTarget>(
       {
         method: input.method,
@@ -134,17 +190,17 @@ export function forwardRequest(
         headers: input.headers,
         body,
         signal: abort,
-        opaque: { res, drain: input.drain },
+        opaque: target,
       },
       writeResponseHead,
       (error) => {
         res.off('close', onClose);
         if (error === null) {
-          resolve();
+          resolve(target.discarded ? 'discarded' : 'sent');
         } else if (res.headersSent || abort.aborted) {
           // Upstream died mid-response (or the client left): the status is out, so cut the connection.
           if (!res.destroyed) res.destroy();
-          resolve();
+          resolve('sent');
         } else {
           reject(upstreamError(error));
         }

@@ -180,6 +180,40 @@ export function buildUpstreamHeaders(
   return out;
 }
 
+export interface EgressHeaderContext {
+  /** Authority of the upstream (`host[:port]`, default port omitted): what the signature covers. */
+  readonly host: string;
+  /** The gateway's credentials (`OAuth …` / `Bearer …`), or undefined (query/body placement). */
+  readonly authorization: string | undefined;
+  /** The body is replayed changed (OAuth1 body placement): the app's Content-Length no longer fits. */
+  readonly bodyReplaced: boolean;
+}
+
+/**
+ * Outbound (egress) request headers from the app's raw headers: the same hop-by-hop hygiene as
+ * ingress, the app's `Authorization` always dropped (the route replaces it or has refused the
+ * request), `Host` set to the upstream's. Nothing is added about the app or the sidecar
+ * (no X-Forwarded-*): the remote API is a third party.
+ */
+export function buildEgressHeaders(
+  rawHeaders: readonly string[],
+  connection: string | string[] | undefined,
+  context: EgressHeaderContext,
+): string[] {
+  const nominated = connectionTokens(connection);
+  const out: string[] = ['host', context.host];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || nominated?.has(lower) || lower === CONSUMED_BY_PROXY) continue;
+    if (lower === 'host' || lower === 'authorization') continue;
+    if (context.bodyReplaced && lower === 'content-length') continue;
+    out.push(name, rawHeaders[i + 1]!);
+  }
+  if (context.authorization !== undefined) out.push('authorization', context.authorization);
+  return out;
+}
+
 /** Response headers from the upstream, minus hop-by-hop ones, for `res.writeHead`. */
 export function filterResponseHeaders(
   headers: Record<string, string | string[] | undefined>,

@@ -7,8 +7,20 @@ import { BadRequest } from '../errors.js';
  * once per config; a lookup is a few Map gets, one per path segment, never a scan of all routes.
  */
 
-export interface CompiledRoute {
-  readonly config: RouteConfig;
+/** What a route table needs from a route's config: ingress routes and egress routes share it. */
+export interface RouteShape {
+  readonly name: string;
+  readonly match: {
+    readonly host?: string | undefined;
+    readonly pathPrefix: string;
+    readonly methods?: readonly string[] | undefined;
+  };
+  readonly upstream?: string | undefined;
+  readonly stripPrefix: boolean;
+}
+
+export interface CompiledRoute<C extends RouteShape = RouteConfig> {
+  readonly config: C;
   readonly name: string;
   /** Normalised prefix without trailing slash; '' for the root prefix. */
   readonly prefix: string;
@@ -21,16 +33,16 @@ export interface CompiledRoute {
   readonly upstreamBasePath: string;
 }
 
-interface PrefixTable {
+interface PrefixTable<C extends RouteShape> {
   /** prefix → routes with that prefix, in config order (methods decide among them). */
-  readonly byPrefix: Map<string, CompiledRoute[]>;
+  readonly byPrefix: Map<string, CompiledRoute<C>[]>;
 }
 
-export interface RouteTable {
-  readonly exact: ReadonlyMap<string, PrefixTable>;
+export interface RouteTable<C extends RouteShape = RouteConfig> {
+  readonly exact: ReadonlyMap<string, PrefixTable<C>>;
   /** `*.example.com` stored as `.example.com`, longest suffix first. */
-  readonly wildcard: readonly (readonly [string, PrefixTable])[];
-  readonly anyHost: PrefixTable;
+  readonly wildcard: readonly (readonly [string, PrefixTable<C>])[];
+  readonly anyHost: PrefixTable<C>;
 }
 
 export interface NormalisedTarget {
@@ -155,7 +167,7 @@ function trimSlash(prefix: string): string {
       : prefix;
 }
 
-function compileRoute(config: RouteConfig): CompiledRoute {
+function compileRoute<C extends RouteShape>(config: C): CompiledRoute<C> {
   const upstream = config.upstream === undefined ? undefined : new URL(config.upstream);
   const normalisedPrefix = normaliseTarget(config.match.pathPrefix).path;
   return {
@@ -169,16 +181,16 @@ function compileRoute(config: RouteConfig): CompiledRoute {
   };
 }
 
-function addToTable(table: PrefixTable, route: CompiledRoute): void {
+function addToTable<C extends RouteShape>(table: PrefixTable<C>, route: CompiledRoute<C>): void {
   const list = table.byPrefix.get(route.prefix);
   if (list) list.push(route);
   else table.byPrefix.set(route.prefix, [route]);
 }
 
-export function buildRouteTable(routes: readonly RouteConfig[]): RouteTable {
-  const exact = new Map<string, PrefixTable>();
-  const wildcard = new Map<string, PrefixTable>();
-  const anyHost: PrefixTable = { byPrefix: new Map() };
+export function buildRouteTable<C extends RouteShape = RouteConfig>(routes: readonly C[]): RouteTable<C> {
+  const exact = new Map<string, PrefixTable<C>>();
+  const wildcard = new Map<string, PrefixTable<C>>();
+  const anyHost: PrefixTable<C> = { byPrefix: new Map() };
   for (const config of routes) {
     const route = compileRoute(config);
     const host = config.match.host?.toLowerCase();
@@ -200,7 +212,11 @@ export function buildRouteTable(routes: readonly RouteConfig[]): RouteTable {
   return { exact, wildcard: wildcardSorted, anyHost };
 }
 
-function matchPrefix(table: PrefixTable, path: string, method: string): CompiledRoute | undefined {
+function matchPrefix<C extends RouteShape>(
+  table: PrefixTable<C>,
+  path: string,
+  method: string,
+): CompiledRoute<C> | undefined {
   // Try `/a/b/c`, `/a/b`, `/a`, '' — segment boundaries only, longest first.
   let candidate = path.endsWith('/') ? path.slice(0, -1) : path;
   for (;;) {
@@ -216,12 +232,12 @@ function matchPrefix(table: PrefixTable, path: string, method: string): Compiled
 }
 
 /** Most specific host first (exact, then longest `*.suffix`, then host-less), then longest prefix. */
-export function matchRoute(
-  table: RouteTable,
+export function matchRoute<C extends RouteShape>(
+  table: RouteTable<C>,
   host: string,
   path: string,
   method: string,
-): CompiledRoute | undefined {
+): CompiledRoute<C> | undefined {
   const exact = table.exact.get(host);
   if (exact) {
     const route = matchPrefix(exact, path, method);
@@ -237,7 +253,7 @@ export function matchRoute(
 }
 
 /** The path the upstream receives: base path of the upstream URL + (possibly stripped) path. */
-export function upstreamPath(route: CompiledRoute, path: string): string {
+export function upstreamPath(route: CompiledRoute<RouteShape>, path: string): string {
   let rest = path;
   if (route.config.stripPrefix && route.prefix !== '') {
     // Drop as many segments as the prefix has: the matched segments may carry `;params`.

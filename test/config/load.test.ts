@@ -271,8 +271,10 @@ test('JSON Schema describes the file users write', () => {
       'oauth1',
       'oauth2',
       'routes',
+      'egress',
     ]),
   );
-  expect(schema.required).toEqual(['routes']);
+  // routes, or egress (an egress-only sidecar).
+  expect((schema as { anyOf?: unknown }).anyOf).toEqual([{ required: ['routes'] }, { required: ['egress'] }]);
   expect(schema.properties['oauth1']?.additionalProperties).toBe(false);
 });

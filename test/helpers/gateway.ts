@@ -38,6 +38,9 @@ export interface TestGateway {
   /** `http://127.0.0.1:<port>` of the authorize listener, when the config has `authorize`. */
   readonly authorizeUrl: string | undefined;
   readonly authorizePort: number | undefined;
+  /** `http://127.0.0.1:<port>` of the egress listener, when the config has `egress`. */
+  readonly egressUrl: string | undefined;
+  readonly egressPort: number | undefined;
   /** Every log line written so far (raw JSON text, one per entry). */
   readonly logs: string[];
   readonly configPath: string;
@@ -97,6 +100,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
       port: 0,
       adminPort: 0,
       authorizePort: 0,
+      egressPort: 0,
       watch: false,
       env: { ...inherited, ...options.env },
     });
@@ -117,6 +121,9 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
         ? undefined
         : `http://127.0.0.1:${gateway.authorizeAddress.port}`,
     authorizePort: gateway.authorizeAddress?.port,
+    egressUrl:
+      gateway.egressAddress === undefined ? undefined : `http://127.0.0.1:${gateway.egressAddress.port}`,
+    egressPort: gateway.egressAddress?.port,
     logs,
     configPath,
     credentialsPath,

@@ -47,6 +47,8 @@ export interface SignatureMethod {
   verify(input: VerifySignatureInput): Promise<boolean>;
   /** Returns the signature (base64, or the PLAINTEXT key), not yet percent-encoded. */
   sign(input: SignInput): string;
+  /** The same; RSA runs on the libuv pool (egress signs on the request path). */
+  signAsync(input: SignInput): Promise<string>;
 }
 
 /** §3.4.2: the HMAC key is `enc(cs)&enc(ts)` — the `&` is there even when ts is empty. */
@@ -65,6 +67,9 @@ function hmacMethod(name: SignatureMethodName, algorithm: 'sha1' | 'sha256' | 's
       return safeEqualStrings(expected, input.signature);
     },
     sign(input) {
+      return compute(input.baseString, input.consumerSecret, input.tokenSecret);
+    },
+    async signAsync(input) {
       return compute(input.baseString, input.consumerSecret, input.tokenSecret);
     },
   };
@@ -108,6 +113,18 @@ function rsaMethod(name: SignatureMethodName, algorithm: 'sha1' | 'sha256'): Sig
         padding: constants.RSA_PKCS1_PADDING,
       }).toString('base64');
     },
+    signAsync(input) {
+      const key = input.rsaPrivateKey;
+      if (key === undefined) return Promise.reject(new TypeError(`${name} needs an RSA private key`));
+      return new Promise((resolve, reject) => {
+        sign(
+          algorithm,
+          Buffer.from(input.baseString, 'utf8'),
+          { key, padding: constants.RSA_PKCS1_PADDING },
+          (error, signature) => (error === null ? resolve(signature.toString('base64')) : reject(error)),
+        );
+      });
+    },
   };
 }
 
@@ -119,6 +136,9 @@ const plaintext: SignatureMethod = {
     return safeEqualStrings(signingKey(input.consumerSecret, input.tokenSecret), input.signature);
   },
   sign(input) {
+    return signingKey(input.consumerSecret, input.tokenSecret);
+  },
+  async signAsync(input) {
     return signingKey(input.consumerSecret, input.tokenSecret);
   },
 };
