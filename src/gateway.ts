@@ -79,6 +79,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics,
     () => draining,
     () => proxy.context.readinessWarnings(),
+    () => proxy.context.assertionKeys?.jwksJson,
   );
 
   const config = initial.config;
@@ -151,7 +152,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // a `..data` symlink, both of which end a watch on the file itself. Any event just triggers a
     // re-read; an unchanged hash makes it a no-op.
     const dirs = new Set<string>();
-    for (const path of [initial.loaded.path, initial.loaded.credentialsPath]) {
+    const keyPaths = initial.loaded.assertionKeys?.map((key) => key.path) ?? [];
+    for (const path of [initial.loaded.path, initial.loaded.credentialsPath, ...keyPaths]) {
       if (path !== undefined) dirs.add(dirname(path));
     }
     for (const dir of dirs) {

@@ -15,6 +15,8 @@ import { EvictingPolicyError } from './store/redis-policy.js';
  *   oauth-gateway check [-c file]
  *   oauth-gateway schema
  *   oauth-gateway sign --consumer-key K --consumer-secret S [...] METHOD URL
+ *   oauth-gateway jwks [-c gateway.yaml]
+ *   oauth-gateway keygen [--algorithm EdDSA|ES256|RS256] [--out key.pem]
  */
 
 const USAGE = `Usage:
@@ -24,6 +26,9 @@ const USAGE = `Usage:
   oauth-gateway sign --consumer-key K --consumer-secret S [--token T --token-secret TS]
                      [--signature-method M] [--realm R] [--data BODY] [--curl] METHOD URL
                                             print an OAuth 1.0a Authorization header (or a curl command)
+  oauth-gateway jwks [-c gateway.yaml]      print the JWKS of identity.assertion's keys
+  oauth-gateway keygen [--algorithm EdDSA|ES256|RS256] [--out key.pem]
+                                            write a new identity assertion key (PKCS#8 PEM)
 `;
 
 function configPath(value: string | undefined): string {
@@ -35,23 +40,43 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+function failWithIssues(path: string, error: ConfigError): never {
+  fail(
+    `${path}: ${error.issues.length} error${error.issues.length === 1 ? '' : 's'}\n${error.issues.map((i) => `  ${i}`).join('\n')}`,
+  );
+}
+
 async function check(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   const path = configPath(values.config);
   try {
     const loaded = await loadConfig(path);
-    // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids).
+    // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids)
+    // and imports the identity assertion keys.
     const runtime = await buildRuntime(loaded, undefined);
     await runtime.close(undefined);
     process.stdout.write(`${path}: OK (${loaded.config.routes.length} routes)\n`);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      fail(
-        `${path}: ${error.issues.length} error${error.issues.length === 1 ? '' : 's'}\n${error.issues.map((i) => `  ${i}`).join('\n')}`,
-      );
-    }
+    if (error instanceof ConfigError) failWithIssues(path, error);
     throw error;
   }
+}
+
+async function jwks(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const path = configPath(values.config);
+  const { jwksCommand } = await import('./assertion-commands.js');
+  try {
+    await jwksCommand(path);
+  } catch (error) {
+    if (error instanceof ConfigError) failWithIssues(path, error);
+    throw error;
+  }
+}
+
+async function keygen(args: string[]): Promise<void> {
+  const { keygenCommand } = await import('./assertion-commands.js');
+  await keygenCommand(args);
 }
 
 async function run(args: string[]): Promise<void> {
@@ -124,6 +149,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'sign':
       return sign(rest);
+    case 'jwks':
+      return jwks(rest);
+    case 'keygen':
+      return keygen(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -4,6 +4,9 @@ import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
 import { buildEgressContext, type EgressContext } from './egress/context.js';
+import { ConfigError } from './errors.js';
+import { type AssertionSigner, createAssertionSigner } from './identity/assertion.js';
+import { AssertionKeyError, type AssertionKeySet, loadAssertionKeys } from './identity/assertion-keys.js';
 import { createTokenResolver, type TokenResolver } from './introspect/resolver.js';
 import { reviveTokenInfo } from './introspect/token-info-codec.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
@@ -46,6 +49,8 @@ export interface Runtime extends ProxyContext {
   nonceStats(): NonceStoreStats;
   /** Where 503 causes and refused backend answers are logged and counted. */
   readonly backendFailures: BackendFailureLog;
+  /** The identity assertion keys (their JWKS is served on the admin listener), when configured. */
+  readonly assertionKeys: AssertionKeySet | undefined;
   /** Backends for /readyz: name → reachable. */
   readiness(): Promise<Record<string, boolean>>;
   /** Risks accepted by configuration that /readyz states without failing (redis.allowEvictingPolicy). */
@@ -102,6 +107,27 @@ function policyGuardFor(
     policyGuards.set(redis, guard);
   }
   return guard;
+}
+
+/**
+ * Import the assertion keys of this config (once per load: the request path reuses the KeyObject).
+ * A key that is missing was already reported by loadConfig; one that does not parse or does not
+ * fit the algorithm fails here, as a ConfigError naming the path, so `check`, start and reload
+ * all refuse it.
+ */
+export async function buildAssertions(
+  loaded: LoadedConfig,
+  now: () => number,
+): Promise<{ keys: AssertionKeySet; signer: AssertionSigner } | undefined> {
+  const config = loaded.config.identity.assertion;
+  if (config === undefined) return undefined;
+  try {
+    const keys = await loadAssertionKeys(config, loaded.assertionKeys ?? []);
+    return { keys, signer: createAssertionSigner(config, keys, now) };
+  } catch (error) {
+    if (error instanceof AssertionKeyError) throw new ConfigError(error.issues);
+    throw error;
+  }
 }
 
 async function connectRedis(
@@ -164,6 +190,8 @@ export async function buildRuntime(
 ): Promise<Runtime> {
   const config = loaded.config;
   const now = options.now ?? Date.now;
+  // Before any connection is opened, so that a bad key leaks nothing.
+  const assertions = await buildAssertions(loaded, now);
   const redis = await connectRedis(config, previous, options.logger);
   let stores: Stores;
   let redisPolicy: RedisPolicyGuard | undefined;
@@ -239,6 +267,8 @@ export async function buildRuntime(
       oauth2,
       challenges: (route) => challengesFor(route.config.auth as Exclude<AuthMode, 'none'>, dpopMode(route)),
     }),
+    assertions: assertions?.signer,
+    assertionKeys: assertions?.keys,
     stores,
     redis,
     tokens,

@@ -19,7 +19,12 @@ export interface LoadedConfig {
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** Files egress routes refer to (CA bundles, RSA keys), by route name; read with the config. */
   readonly egressFiles: Readonly<Record<string, EgressFiles>>;
-  /** sha256 of the source bytes (config + credentials), exported as a metric label on reload. */
+  /**
+   * PEM private keys of `identity.assertion.keys`, in order (path absolute). Read here so that they
+   * reload with the config and count in `hash`; imported and checked by src/identity/assertion-keys.ts.
+   */
+  readonly assertionKeys: readonly { readonly path: string; readonly pem: string }[] | undefined;
+  /** sha256 of the source bytes (config, credentials, assertion keys), exported as a metric label on reload. */
   readonly hash: string;
 }
 
@@ -196,10 +201,26 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
     egressFiles[route.name] = files;
   }
 
+  let assertionKeys: { path: string; pem: string }[] | undefined;
+  if (config?.identity.assertion !== undefined) {
+    assertionKeys = [];
+    for (const [index, key] of config.identity.assertion.keys.entries()) {
+      const keyPath = resolve(dirname(configPath), key.path);
+      const keyRead = await readText(keyPath, `identity.assertion.keys[${index}].path`);
+      if (keyRead.text === undefined) issues.push(keyRead.issue!);
+      else {
+        // A key rotated in place (same path, new bytes) must count as a change on reload.
+        hash.update('\0').update(keyRead.text);
+        assertionKeys.push({ path: keyPath, pem: keyRead.text });
+      }
+    }
+  }
+
   if (issues.length > 0 || config === undefined) throw new ConfigError(issues);
   return deepFreeze({
     egressFiles,
     tls,
+    assertionKeys,
     path: configPath,
     config,
     credentials,

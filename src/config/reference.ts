@@ -143,6 +143,17 @@ const DESCRIPTIONS: Record<string, string> = {
   'redis.commandTimeout': 'No request waits longer on Redis; a timeout fails closed with 503.',
   'identity.headers': 'Header names sent upstream.',
   'identity.strip': 'More inbound headers to always remove (matched case-insensitively, `_` = `-`).',
+  'identity.assertion':
+    'Signed identity assertion (a JWS) sent upstream on every authenticated forward, verifiable with the JWKS at the admin listener’s `/.well-known/jwks.json` (docs/upstream-integration.md). Off when absent.',
+  'identity.assertion.header': 'Header the assertion is sent in; client copies are always stripped.',
+  'identity.assertion.algorithm':
+    '`EdDSA` (Ed25519), `ES256` (P-256) or `RS256` (RSA ≥ 2048 bits); every key must fit it.',
+  'identity.assertion.keys':
+    'Private keys (PEM, relative to gateway.yaml; `oauth-gateway keygen` writes one). The first signs; the others are only published (rotation). Reloaded with the config.',
+  'identity.assertion.keys[].path': 'PKCS#8 (or SEC1/PKCS#1) PEM private key file.',
+  'identity.assertion.keys[].kid': 'Key id in the JWS header and the JWKS; default the RFC 7638 thumbprint.',
+  'identity.assertion.issuer': '`iss` of every assertion.',
+  'identity.assertion.ttl': '`exp` − `iat` (1s to 1h).',
   credentials: 'Where OAuth1 clients/tokens and OAuth2 bearer records come from.',
   'oauth1.signatureMethods': 'Accepted methods. PLAINTEXT is accepted only over TLS.',
   'oauth1.timestampWindow': 'Accepted clock skew of `oauth_timestamp`, both directions.',
@@ -171,6 +182,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'routes[].anyScopes':
     "At least one required (Authlib `@require_oauth(['a', 'b'])`). With `scopes` too: every one of `scopes` and one of these; a scope in both lists is an error. The 403 names both lists in `scope=\"…\"`.",
   'routes[].audience': 'Bearer tokens must carry this audience.',
+  'routes[].assertionAudience': '`aud` of the identity assertion on this route; default the route name.',
   'routes[].passAuthorization': 'Forward the `Authorization` header upstream.',
 };
 

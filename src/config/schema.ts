@@ -286,6 +286,56 @@ const redisSchema = z
     }
   });
 
+export const ASSERTION_ALGORITHMS = ['EdDSA', 'ES256', 'RS256'] as const;
+export type AssertionAlgorithm = (typeof ASSERTION_ALGORITHMS)[number];
+
+/** A JWS `kid`: printable ASCII without quotes or backslashes, so it is safe in any header or log. */
+const keyId = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+/**
+ * The signed identity assertion (docs/upstream-integration.md): a short-lived JWS the upstream can
+ * verify with the JWKS the admin listener publishes, so the identity no longer rests on the network.
+ */
+const assertionSchema = z
+  .strictObject({
+    header: headerName.default('X-OAuth-Assertion'),
+    algorithm: z.enum(ASSERTION_ALGORITHMS).default('EdDSA'),
+    /** Private keys (PEM files relative to gateway.yaml). The first signs; the others are only published. */
+    keys: z
+      .array(
+        z.strictObject({
+          path: z.string().min(1),
+          /** Default: the key's RFC 7638 JWK thumbprint. */
+          kid: keyId.optional(),
+        }),
+      )
+      .min(1),
+    issuer: z.string().min(1).default('oauth-gateway'),
+    /** Kept short: an assertion is a per-request proof, not a session. */
+    ttl: duration.prefault('60s').refine((ms) => ms >= 1_000 && ms <= 3_600_000, 'must be between 1s and 1h'),
+  })
+  // Also checked when other keys are invalid, so that every problem is reported at once.
+  .superRefine(
+    (assertion, ctx) => {
+      const keys: unknown = (assertion as { keys?: unknown }).keys;
+      if (!Array.isArray(keys)) return;
+      const seen = new Map<string, number>();
+      keys.forEach((key: unknown, index) => {
+        const kid = typeof key === 'object' && key !== null ? (key as { kid?: unknown }).kid : undefined;
+        if (typeof kid !== 'string') return;
+        const first = seen.get(kid);
+        if (first !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['keys', index, 'kid'],
+            message: `duplicate kid (also keys[${first}])`,
+          });
+        else seen.set(kid, index);
+      });
+    },
+    { when: () => true },
+  );
+
 const identitySchema = z.strictObject({
   headers: z
     .strictObject({
@@ -298,6 +348,7 @@ const identitySchema = z.strictObject({
     })
     .prefault({}),
   strip: z.array(headerName).default([]),
+  assertion: assertionSchema.optional(),
 });
 
 const credentialsSchema = z.discriminatedUnion('type', [
@@ -427,6 +478,8 @@ const routeSchema = z
     anyScopes: z.array(scopeToken).min(1).optional(),
     /** RFC 8707/9068: the audience the bearer token must carry for this route (overrides oauth2.jwt.audience). */
     audience: z.string().min(1).optional(),
+    /** `aud` of the identity assertion sent upstream on this route (default: the route name). */
+    assertionAudience: z.string().min(1).optional(),
     passAuthorization: z.boolean().default(false),
     /** Overrides oauth2.dpop.mode for this route. */
     dpop: z.enum(DPOP_MODES).optional(),
@@ -540,6 +593,7 @@ export type EgressConfig = NonNullable<GatewayFileConfig['egress']>;
 export type EgressRouteConfig = EgressConfig['routes'][number];
 export type EgressOAuth1Config = NonNullable<NonNullable<EgressRouteConfig['sign']>['oauth1']>;
 export type EgressOAuth2Config = NonNullable<NonNullable<EgressRouteConfig['sign']>['oauth2']>;
+export type AssertionConfig = NonNullable<GatewayFileConfig['identity']['assertion']>;
 
 /** JSON Schema (draft 2020-12) of what users write, for `oauth-gateway schema` and editors. */
 export function gatewayJsonSchema(): Record<string, unknown> {

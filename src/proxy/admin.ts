@@ -3,14 +3,25 @@ import type { Metrics } from '../observability/metrics.js';
 
 /**
  * Admin listener on its own port (default 127.0.0.1:9090), never proxied: liveness, readiness
- * (config loaded and auth backends reachable) and Prometheus metrics.
+ * (config loaded and auth backends reachable), Prometheus metrics, and the public keys of the
+ * identity assertion as a JWKS (`/.well-known/jwks.json`).
  */
+
+/**
+ * How long verifiers may cache the JWKS. Rotation waits at least this long between publishing a
+ * new key and signing with it (docs/upstream-integration.md, "Rotating keys"); verifiers that see
+ * an unknown `kid` refetch sooner.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
 export function createAdminServer(
   readiness: () => Promise<Record<string, boolean>>,
   metrics: Metrics,
   isDraining: () => boolean,
   /** Accepted risks to state in /readyz without failing it (e.g. an evicting Redis policy allowed). */
   warnings: () => readonly string[] = () => [],
+  /** The current JWKS document (serialised once per config load); undefined when assertions are off. */
+  jwks: () => string | undefined = () => undefined,
 ): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -41,6 +52,21 @@ export function createAdminServer(
           });
         })
         .catch(() => json(503, { status: 'not_ready' }));
+      return;
+    }
+    if (path === '/.well-known/jwks.json') {
+      const document = jwks();
+      if (document === undefined) {
+        json(404, { error: 'not_found', error_description: 'identity.assertion is not configured' });
+        return;
+      }
+      res.writeHead(200, {
+        // RFC 7517 §8.5.1
+        'content-type': 'application/jwk-set+json',
+        'cache-control': `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+        'content-length': Buffer.byteLength(document),
+      });
+      res.end(req.method === 'HEAD' ? undefined : document);
       return;
     }
     if (path === '/metrics') {

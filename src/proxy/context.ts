@@ -1,4 +1,5 @@
 import type { GatewayFileConfig } from '../config/schema.js';
+import type { AssertionSigner } from '../identity/assertion.js';
 import type { BackendFailureLog } from '../observability/backend-failures.js';
 import type { Authenticator } from './authenticate.js';
 import type { HeaderPolicy } from './headers.js';
@@ -16,6 +17,8 @@ export interface ProxyContext {
   readonly headerPolicy: HeaderPolicy;
   readonly realms: Realms;
   readonly authenticator: Authenticator;
+  /** Signs the identity assertion of each authenticated forward; undefined when not configured. */
+  readonly assertions: AssertionSigner | undefined;
   /** PEM certificate and key when the listener terminates TLS itself. */
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   isTrustedProxy(address: string | undefined): boolean;

@@ -45,16 +45,26 @@ export function canonicalHeaderName(name: string): string {
 }
 
 export interface HeaderPolicy {
-  /** Canonical names of identity headers and `identity.strip` extras. */
+  /** Canonical names of identity headers, the assertion header and `identity.strip` extras. */
   readonly stripped: ReadonlySet<string>;
   readonly names: GatewayFileConfig['identity']['headers'];
+  /** Where the signed identity assertion goes (src/identity/assertion.ts). */
+  readonly assertion: string;
 }
+
+/** The assertion header's default name; stripped from clients even when assertions are off. */
+export const DEFAULT_ASSERTION_HEADER = 'X-OAuth-Assertion';
 
 export function buildHeaderPolicy(identity: GatewayFileConfig['identity']): HeaderPolicy {
   const stripped = new Set<string>();
   for (const name of Object.values(identity.headers)) stripped.add(canonicalHeaderName(name));
   for (const name of identity.strip) stripped.add(canonicalHeaderName(name));
-  return { stripped, names: identity.headers };
+  // A forged assertion can never verify, but an app that only checks for presence (or a later
+  // config that turns assertions on) must never see a client's copy.
+  const assertion = identity.assertion?.header ?? DEFAULT_ASSERTION_HEADER;
+  stripped.add(canonicalHeaderName(assertion));
+  stripped.add(canonicalHeaderName(DEFAULT_ASSERTION_HEADER));
+  return { stripped, names: identity.headers, assertion };
 }
 
 /**
@@ -86,6 +96,8 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
 export interface ForwardContext {
   readonly policy: HeaderPolicy;
   readonly identity: Identity | undefined;
+  /** The signed identity assertion for this request, when assertions are configured. */
+  readonly assertion?: string | undefined;
   readonly passAuthorization: boolean;
   /** Keep `Upgrade`/`Connection: upgrade` for a WebSocket handshake. */
   readonly upgrade: boolean;
@@ -177,6 +189,7 @@ export function buildUpstreamHeaders(
     out.push(names.scope, identityHeaderValue(identity.scopes.join(' ')), names.method, identity.method);
     if (identity.jkt !== undefined) out.push(names.keyThumbprint, identity.jkt);
   }
+  if (context.assertion !== undefined) out.push(context.policy.assertion, context.assertion);
   return out;
 }
 

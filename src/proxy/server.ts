@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   createServer,
   type IncomingMessage,
@@ -66,11 +67,13 @@ function upstreamHeaders(
   context: ProxyContext,
   resolved: Resolved,
   identity: Identity | undefined,
+  assertion: string | undefined,
   upgrade: boolean,
 ): string[] {
   return buildUpstreamHeaders(req.rawHeaders, req.headers.connection, {
     policy: context.headerPolicy,
     identity,
+    assertion,
     passAuthorization: resolved.route.config.passAuthorization,
     upgrade,
     clientIp: resolved.clientIp,
@@ -266,8 +269,23 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
         reply.upgrade ? undefined : () => readBody(req, context.config.limits.maxBodyBytes),
       );
       identity = auth.identity;
-      const headers = upstreamHeaders(req, context, resolved, identity, reply.upgrade);
       const path = upstreamPath(route, resolved.path) + resolved.query;
+      // Authenticated forwards only (plain and upgrade alike): on `auth: none` there is nobody to assert.
+      const assertion =
+        identity !== undefined && context.assertions !== undefined
+          ? await context.assertions.sign({
+              identity,
+              audience: route.config.assertionAudience ?? route.name,
+              // RFC 7519 §4.1.7: jti must not repeat by accident. The request id is reused when the
+              // gateway minted it (the usual case, so logs correlate); a client-chosen one is not unique.
+              jti: requestId === firstValue(req.headers['x-request-id']) ? randomUUID() : requestId,
+              method: req.method ?? 'GET',
+              // What the upstream receives: X-Forwarded-Proto, X-Forwarded-Host, request-target.
+              url: `${resolved.proto}://${resolved.host}${path}`,
+              body: auth.body,
+            })
+          : undefined;
+      const headers = upstreamHeaders(req, context, resolved, identity, assertion, reply.upgrade);
       const upstreamStarted = performance.now();
       if (reply.upgrade) {
         status = await proxyUpgrade(req, reply.socket, reply.head, {
