@@ -14,7 +14,7 @@ import { basicAuthorization } from '../introspect/sources/introspection.js';
 
 /** Why a client-credentials token could not be had, in words safe to send to the app. */
 export type TokenEndpointProblem =
-  | 'unreachable'
+  | 'is unreachable'
   | 'timed out'
   | 'refused the client credentials'
   | 'answered with an error status'
@@ -117,7 +117,7 @@ function problemOf(error: unknown): TokenEndpointProblem {
   const { name, code } = (error ?? {}) as { name?: string; code?: string };
   if (name === 'TimeoutError' || name === 'AbortError' || code?.endsWith('_TIMEOUT') === true)
     return 'timed out';
-  return 'unreachable';
+  return 'is unreachable';
 }
 
 export class ClientCredentialsTokens {

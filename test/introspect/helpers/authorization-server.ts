@@ -35,6 +35,8 @@ export const SERVICE_CLIENT = { clientId: 'service', clientSecret: 'service-secr
 /** ':' '+' '%' '/' and space break naive Basic encoding (RFC 6749 §2.3.1 form-encodes first). */
 export const GATEWAY_CLIENT = { clientId: 'gateway:id', clientSecret: 'g+w/y:s%c &=~' } as const;
 export const GATEWAY_POST_CLIENT = { clientId: 'gateway-post', clientSecret: 'post secret+%' } as const;
+/** A client_credentials client authenticating with client_secret_post (egress tests). */
+export const SERVICE_POST_CLIENT = { clientId: 'service-post', clientSecret: 'service post+%&=' } as const;
 
 const RESOURCE_SCOPES = 'read write admin';
 
@@ -69,6 +71,15 @@ export interface AuthorizationServer {
    * issue (an ID-token-like `typ: JWT`, a token without exp). Defaults: typ at+jwt, RS256, kid.
    */
   sign(claims: JWTPayload, header?: { typ?: string }): Promise<string>;
+  /**
+   * Lifetime (seconds) of client-credentials tokens requested without the `x-test-ttl` header,
+   * i.e. by the gateway itself (egress); undefined restores the default 3600.
+   */
+  setDefaultTokenTtl(seconds: number | undefined): void;
+  /** Hold every /token request this long before answering (0 = none). */
+  setTokenDelay(ms: number): void;
+  /** Answer /token with this instead of the provider (a broken AS); undefined restores it. */
+  setTokenOverride(override: ((req: IncomingMessage, res: ServerResponse) => void) | undefined): void;
   /** Stop accepting connections and drop open ones (the AS is down); `start()` brings it back. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -91,6 +102,14 @@ function buildProvider(issuer: string, keys: JWK[]): Provider {
         response_types: [],
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: SERVICE_POST_CLIENT.clientId,
+        client_secret: SERVICE_POST_CLIENT.clientSecret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
       },
       {
         client_id: GATEWAY_CLIENT.clientId,
@@ -153,10 +172,22 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
     res.statusCode = 503;
     res.end();
   };
+  let defaultTtl: number | undefined;
+  let tokenDelay = 0;
+  let tokenOverride: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    handler(req, res);
+    if (path !== '/token') {
+      handler(req, res);
+      return;
+    }
+    if (defaultTtl !== undefined && req.headers['x-test-ttl'] === undefined) {
+      req.headers['x-test-ttl'] = String(defaultTtl);
+    }
+    const answer = tokenOverride ?? handler;
+    if (tokenDelay > 0) setTimeout(() => answer(req, res), tokenDelay);
+    else answer(req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -228,6 +259,15 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
       keys = [await newSigningKey(), ...keys];
       install();
       return { kid: keys[0]!.kid! };
+    },
+    setDefaultTokenTtl(seconds) {
+      defaultTtl = seconds;
+    },
+    setTokenDelay(ms) {
+      tokenDelay = ms;
+    },
+    setTokenOverride(override) {
+      tokenOverride = override;
     },
     async stop() {
       await new Promise<void>((resolve) => {
