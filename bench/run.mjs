@@ -49,7 +49,8 @@ import { TARGETS as RATIO_TARGETS, RATIOS, SCENARIOS } from './scenarios.mjs';
  *   --loadgen wrk|autocannon
  *   --no-install          never apt-get install wrk/nginx
  *   --results-dir DIR     where JSON goes (default bench/results)
- *   --no-markdown         do not touch BENCHMARKS.md
+ *   --no-markdown         do not touch BENCHMARKS.md (an --only run updates only the
+ *                         forward-auth section, never the full-run tables)
  */
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -226,10 +227,12 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
     const measure = await loadOptions(durationSec, 'measure');
     const asMiddle = asBefore === undefined ? undefined : await ctx.authServer.stats();
     const sutBefore = treeCpuUs(running.sutPids);
+    const gatewayBefore = running.gatewayPids ? treeCpuUs(running.gatewayPids) : 0;
     const upstreamBefore = treeCpuUs([ctx.upstream.pid]);
     const auxBefore = treeCpuUs(ctx.auxPids);
     const r = await loadgen.run(measure);
     const sutCpu = treeCpuUs(running.sutPids) - sutBefore;
+    const gatewayCpu = running.gatewayPids ? treeCpuUs(running.gatewayPids) - gatewayBefore : undefined;
     const upstreamCpu = treeCpuUs([ctx.upstream.pid]) - upstreamBefore;
     const auxCpu = treeCpuUs(ctx.auxPids) - auxBefore;
     const rssMb = treeRssMb(running.sutPids);
@@ -251,6 +254,8 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
       errors: r.errors,
       sutCpuUsPerReq: sutCpu / r.requests,
       sutCpuUtil: sutCpu / r.durationUs,
+      // The gateway process alone (for nginx + authorize rows, the SUT is nginx and the gateway).
+      gatewayCpuUsPerReq: gatewayCpu === undefined ? undefined : gatewayCpu / r.requests,
       rssMb,
       upstreamCpuUsPerReq: running.upstreamIsSut ? undefined : upstreamCpu / r.requests,
       upstreamIsSut: running.upstreamIsSut === true || scenario.id === 'direct',
@@ -261,6 +266,8 @@ async function runScenario(ctx, scenario, loadgen, estimates) {
     // Below ~85% the SUT was not the bottleneck: other load on its core, or the load generator side.
     if (result.sutCpuUtil < 0.85) notes.push(`SUT got ${Math.round(result.sutCpuUtil * 100)}% of its core`);
     if (result.status === 'invalid') notes.push(`${bad} of ${r.requests} requests failed`);
+    if (scenario.kind === 'nginx-authorize' && result.gatewayCpuUsPerReq !== undefined)
+      notes.push(`gateway process ${result.gatewayCpuUsPerReq.toFixed(1)} µs/req of the SUT's`);
     if (result.redisCpuUsPerReq !== undefined)
       notes.push(`Redis ${result.redisCpuUsPerReq.toFixed(1)} µs/req`);
     if (asAfter !== undefined) {
@@ -305,6 +312,37 @@ function computeRatios(results) {
     });
   }
   return out;
+}
+
+/**
+ * Authorization-only mode against proxy mode, same credentials: the whole system under test
+ * (nginx + gateway, or the gateway alone) and the gateway process by itself.
+ */
+function forwardAuthTable(results) {
+  const byId = new Map(results.map((r) => [r.id, r]));
+  const pairs = [
+    ['OAuth2 bearer (store)', 'gateway-oauth2-store', 'nginx-authorize-oauth2'],
+    ['OAuth1 HMAC-SHA1 (pre-signed, memory nonces)', 'gateway-oauth1-memory', 'nginx-authorize-oauth1'],
+  ];
+  const rows = [];
+  for (const [credential, ...ids] of pairs) {
+    for (const id of ids) {
+      const r = byId.get(id);
+      if (r === undefined) continue;
+      const mode = id.startsWith('nginx') ? 'nginx auth_request → gateway authorize' : 'gateway proxy mode';
+      rows.push(
+        r.status === 'ok'
+          ? `| ${credential} | ${mode} | ${Math.round(r.rps)} | ${r.p99Ms.toFixed(2)} | ${r.sutCpuUsPerReq.toFixed(1)} | ${r.gatewayCpuUsPerReq?.toFixed(1) ?? '–'} | ${Math.round(r.sutCpuUtil * 100)}% | ${r.non2xx} / ${r.errors} |`
+          : `| ${credential} | ${mode} | – | – | – | – | – | ${r.status}: ${r.note} |`,
+      );
+    }
+  }
+  if (!rows.some((row) => row.includes('nginx auth_request'))) return undefined;
+  return [
+    '| Credential | Mode | req/s | p99 ms | SUT CPU µs/req | gateway process CPU µs/req | SUT CPU use | non-2xx / errors |',
+    '|---|---|--:|--:|--:|--:|--:|--:|',
+    ...rows,
+  ].join('\n');
 }
 
 async function main() {
@@ -499,7 +537,9 @@ async function main() {
   writeFileSync(join(resultsDir, latest), `${JSON.stringify(report, null, 2)}\n`);
   if (soakResult) writeFileSync(join(resultsDir, 'soak-latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  if (!values['no-markdown'] && !quick && results.length > 0) {
+  // The main table and the targets describe full runs only: an --only run must not replace them
+  // with a few rows (its JSON goes to latest-partial.json, its forward-auth rows to their section).
+  if (!values['no-markdown'] && !quick && only === undefined && results.length > 0) {
     const header = [
       `Run ${date} — \`${command}\``,
       '',
@@ -533,6 +573,18 @@ async function main() {
       join(root, 'BENCHMARKS.md'),
       'bench:targets',
       [`From the run of ${date} (\`${command}\`).`, '', goalsTable(report.goals)].join('\n'),
+    );
+  }
+  const forwardAuth = forwardAuthTable(results);
+  if (!values['no-markdown'] && !quick && forwardAuth !== undefined) {
+    writeSection(
+      join(root, 'BENCHMARKS.md'),
+      'bench:forward-auth',
+      [
+        `Run ${date} — \`${command}\` (${loadgen.version}, ${connections} connections, ${durationSec} s after ${warmupSec} s warm-up, best of ${rounds} round${rounds === 1 ? '' : 's'}; load average at start ${machine.loadAverageAtStart}, at end ${report.loadAverageAtEnd}).`,
+        '',
+        forwardAuth,
+      ].join('\n'),
     );
   }
   if (!values['no-markdown'] && !quick && soakResult) {

@@ -14,6 +14,10 @@
  * A gateway scenario with `auth` is only measured once a probe request gets 200 through it (so a
  * verifier that is not wired yet shows up as a skipped row with the reason, never as a fast 401).
  * `baseline: true` marks the rows the auth scenarios are compared against.
+ *
+ * `kind: 'nginx-authorize'` rows are the authorization-only mode: nginx running
+ * examples/forward-auth/nginx.conf forwards to the upstream and asks the gateway's authorize
+ * listener (auth_request) per request; nginx and the gateway share the SUT core.
  */
 export const SCENARIOS = [
   { id: 'direct', label: 'direct upstream (no proxy)', kind: 'direct' },
@@ -96,6 +100,21 @@ export const SCENARIOS = [
     needs: ['redis'],
   },
   {
+    id: 'nginx-authorize-oauth2',
+    label: 'nginx auth_request + gateway authorize listener, OAuth2 bearer, store token',
+    kind: 'nginx-authorize',
+    auth: 'oauth2',
+    credential: 'bearer-store',
+  },
+  {
+    id: 'nginx-authorize-oauth1',
+    label: 'nginx auth_request + gateway authorize listener, OAuth1 HMAC-SHA1, memory nonces',
+    kind: 'nginx-authorize',
+    auth: 'oauth1',
+    credential: 'oauth1-hmac-sha1',
+    nonceStore: 'memory',
+  },
+  {
     id: 'authlib-oauth2',
     label: 'Authlib OAuth2 ResourceProtector in Flask on gunicorn (in-app, no upstream)',
     kind: 'authlib',
@@ -120,6 +139,9 @@ export const RATIOS = [
   ['gateway/direct', 'gateway-none', 'direct'],
   // RFC 9449: what a proof per request costs over the same JWT as a plain Bearer token.
   ['dpop/jwt', 'gateway-oauth2-dpop', 'gateway-oauth2-jwt'],
+  // Authorization-only mode (nginx forwards, the gateway judges) against the gateway in proxy mode.
+  ['nginx-authorize-oauth2/gateway-oauth2-store', 'nginx-authorize-oauth2', 'gateway-oauth2-store'],
+  ['nginx-authorize-oauth1/gateway-oauth1-memory', 'nginx-authorize-oauth1', 'gateway-oauth1-memory'],
 ];
 
 /** Issue #9 targets (reported, never enforced): ratio label → minimum. */

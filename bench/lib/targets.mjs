@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIENCE, INTROSPECTION_CLIENT, ISSUER } from './auth-server.mjs';
@@ -103,11 +103,18 @@ function gatewayConfig({
   tokenSources,
   authServer,
   dpop,
+  authorizePort,
 }) {
+  // Authorization-only mode: the gateway judges, nginx forwards (no `upstream` on the route).
+  const route = { name: 'bench', match: { pathPrefix: '/' }, auth };
+  if (authorizePort === undefined) route.upstream = `http://127.0.0.1:${upstreamPort}`;
   // JSON is YAML: no quoting surprises.
   return JSON.stringify(
     {
       listen: { host: '127.0.0.1', port },
+      ...(authorizePort === undefined
+        ? {}
+        : { authorize: { listen: { host: '127.0.0.1', port: authorizePort } } }),
       admin: { host: '127.0.0.1', port: 0 },
       limits: { maxBodyBytes: 1048576, headersTimeout: '10s', upstreamTimeout: '30s' },
       redis: { url: redisUrl ?? 'redis://127.0.0.1:6379', keyPrefix: 'oauth-gateway-bench:' },
@@ -122,9 +129,7 @@ function gatewayConfig({
         nonceStore: nonceStore ?? 'memory',
       },
       oauth2: oauth2Config(tokenSources, authServer, dpop),
-      routes: [
-        { name: 'bench', match: { pathPrefix: '/' }, upstream: `http://127.0.0.1:${upstreamPort}`, auth },
-      ],
+      routes: [route],
     },
     null,
     2,
@@ -315,39 +320,119 @@ export const TARGETS = {
   gateway: {
     available: () => (existsSync(join(root, 'dist/main.js')) ? true : 'dist/main.js missing (npm run build)'),
     async start(ctx, scenario) {
-      const dir = join(ctx.workDir, scenario.id);
-      mkdirSync(dir, { recursive: true });
-      const port = await freePort();
-      const conf = join(dir, 'gateway.yaml');
-      writeFileSync(
-        conf,
-        gatewayConfig({
-          port,
-          upstreamPort: ctx.upstreamPort,
-          credentialsPath: ctx.credentialsPath,
-          redisUrl: ctx.redisUrl,
-          auth: scenario.auth ?? 'none',
-          nonceStore: scenario.nonceStore,
-          credentialStore: scenario.credentialStore,
-          tokenSources: scenario.tokenSources,
-          authServer: ctx.authServer,
-          dpop: scenario.dpop,
-        }),
-      );
-      if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
-      const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
-      const [cmd, args] = pinned(PINNING.sut, process.execPath, nodeArgs);
-      // Access log as shipped (info) unless the scenario says otherwise; it goes to /dev/null.
-      const handle = startProcess('gateway', cmd, args, {
-        cwd: dir,
-        env: { LOG_LEVEL: 'info', NODE_ENV: 'production', ...scenario.env },
-      });
-      await waitForPort(handle, port);
+      const { handle, port } = await startGateway(ctx, scenario);
       return {
         url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
         sutPids: [handle.pid],
+        gatewayPids: [handle.pid],
         stop: () => handle.stop(),
       };
     },
   },
+
+  /**
+   * Authorization-only mode: nginx (examples/forward-auth/nginx.conf as shipped, one worker) in
+   * front of the upstream, asking the gateway's authorize listener for every request. Both are the
+   * system under test, on the SUT core together, so the row compares with the gateway in proxy mode
+   * on that same core; the gateway's own share is reported too (`gatewayPids`).
+   */
+  'nginx-authorize': {
+    available: (ctx) => {
+      if (!existsSync(join(root, 'dist/main.js'))) return 'dist/main.js missing (npm run build)';
+      return ensureNginx(ctx.install) ? true : 'nginx not available (apt-get install nginx-light)';
+    },
+    async start(ctx, scenario) {
+      const authorizePort = await freePort();
+      const gateway = await startGateway(ctx, scenario, authorizePort);
+      await waitForPort(gateway.handle, authorizePort);
+      const dir = join(ctx.workDir, `${scenario.id}-nginx`);
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, 0o755);
+      const port = await freePort();
+      const conf = join(dir, 'nginx.conf');
+      writeFileSync(conf, forwardAuthNginxConfig(dir, port, authorizePort, ctx.upstreamPort));
+      const [cmd, args] = pinned(PINNING.sut, nginxBinary(), ['-c', conf, '-p', dir]);
+      const nginx = startProcess('nginx', cmd, args);
+      try {
+        await waitForPort(nginx, port);
+      } catch (error) {
+        await gateway.handle.stop();
+        throw error;
+      }
+      return {
+        url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+        sutPids: [nginx.pid, gateway.handle.pid],
+        gatewayPids: [gateway.handle.pid],
+        async stop() {
+          await nginx.stop();
+          await gateway.handle.stop();
+        },
+      };
+    },
+  },
 };
+
+/** The gateway as users run it (`node dist/main.js run`), pinned to the SUT core. */
+async function startGateway(ctx, scenario, authorizePort) {
+  const dir = join(ctx.workDir, scenario.id);
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'gateway.yaml');
+  writeFileSync(
+    conf,
+    gatewayConfig({
+      port,
+      upstreamPort: ctx.upstreamPort,
+      credentialsPath: ctx.credentialsPath,
+      redisUrl: ctx.redisUrl,
+      auth: scenario.auth ?? 'none',
+      nonceStore: scenario.nonceStore,
+      credentialStore: scenario.credentialStore,
+      tokenSources: scenario.tokenSources,
+      authServer: ctx.authServer,
+      dpop: scenario.dpop,
+      authorizePort,
+    }),
+  );
+  if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
+  const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
+  const [cmd, args] = pinned(PINNING.sut, process.execPath, nodeArgs);
+  // Access log as shipped (info) unless the scenario says otherwise; it goes to /dev/null.
+  const handle = startProcess('gateway', cmd, args, {
+    cwd: dir,
+    env: { LOG_LEVEL: 'info', NODE_ENV: 'production', ...scenario.env },
+  });
+  await waitForPort(handle, port);
+  return { handle, port };
+}
+
+/**
+ * examples/forward-auth/nginx.conf exactly as shipped, with its three addresses replaced, inside
+ * the same process settings as the pass-through nginx row (one worker, log to /dev/null).
+ */
+function forwardAuthNginxConfig(dir, port, authorizePort, upstreamPort) {
+  let example = readFileSync(join(root, 'examples/forward-auth/nginx.conf'), 'utf8');
+  for (const [from, to] of [
+    ['listen 8080;', `listen 127.0.0.1:${port};`],
+    ['server 127.0.0.1:9191;', `server 127.0.0.1:${authorizePort};`],
+    ['server 127.0.0.1:3000;', `server 127.0.0.1:${upstreamPort};`],
+  ]) {
+    if (!example.includes(from)) throw new Error(`examples/forward-auth/nginx.conf lost "${from}"`);
+    example = example.replaceAll(from, to);
+  }
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log /dev/null combined;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${example}
+}
+`;
+}

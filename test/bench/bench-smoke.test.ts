@@ -68,7 +68,7 @@ afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
 
 describe('bench harness (quick mode)', () => {
   it('measures scenarios, fixed-load latency and cached-token memory, and writes numeric JSON', {
-    timeout: 45_000,
+    timeout: 60_000,
   }, async () => {
     expect(existsSync(join(root, 'dist/main.js')), 'dist/main.js is missing: run `npm run build`').toBe(true);
     const { stdout } = await run(
@@ -81,14 +81,14 @@ describe('bench harness (quick mode)', () => {
         '--warmup',
         '1',
         '--only',
-        'direct,gateway-none,gateway-oauth2-introspection,fixed-load,memory',
+        'direct,gateway-none,gateway-oauth2-introspection,nginx-authorize-oauth2,fixed-load,memory',
         '--tokens',
         '300',
         '--results-dir',
         resultsDir,
         '--no-markdown',
       ],
-      { cwd: root, timeout: 40_000 },
+      { cwd: root, timeout: 55_000 },
     );
     expect(stdout).toMatch(/^ratios: gateway\/direct \d+\.\d+×/m);
 
@@ -99,6 +99,7 @@ describe('bench harness (quick mode)', () => {
       'direct',
       'gateway-none',
       'gateway-oauth2-introspection',
+      'nginx-authorize-oauth2',
     ]);
     for (const scenario of report.scenarios) {
       expect(scenario.status, `${scenario.id}: ${scenario.note}`).toBe('ok');
@@ -113,6 +114,13 @@ describe('bench harness (quick mode)', () => {
     const ratio = report.ratios.find((r) => r.label === 'gateway/direct');
     expect(ratio?.rps).toBeGreaterThan(0);
     expect(ratio?.cpu).toBeGreaterThan(0);
+
+    // Authorization-only mode: nginx + gateway are the SUT, the gateway's own share is reported.
+    const authorize = report.scenarios.find((s) => s.id === 'nginx-authorize-oauth2') as
+      | (Report['scenarios'][number] & { gatewayCpuUsPerReq?: number })
+      | undefined;
+    expect(authorize?.gatewayCpuUsPerReq).toBeGreaterThan(0);
+    expect(authorize?.gatewayCpuUsPerReq).toBeLessThan(authorize?.sutCpuUsPerReq ?? 0);
 
     // Cached introspection: the fake AS is not asked again while the load is measured.
     const introspection = report.scenarios.find((s) => s.id === 'gateway-oauth2-introspection');
