@@ -27,7 +27,11 @@ const FORM = /^application\/x-www-form-urlencoded\s*(;|$)/i;
  * sends no body (nginx auth_request, Traefik, Caddy) makes such a request unverifiable: say why.
  */
 const BODY_NOT_SENT = new InvalidSignature(
-  'The signature may cover form body parameters, which this front proxy does not send to the authorization check (use Envoy with_request_body, query or header parameters with oauth_body_hash, or proxy mode)',
+  'The signature may cover form body parameters, which this front proxy does not send to the authorization check (use Envoy with_request_body, OAuth parameters and data in the query or Authorization header instead of a form body, or proxy mode)',
+);
+/** draft-eaton-oauth-bodyhash: the hash is checked against the bytes, which such a front never sends. */
+const BODY_HASH_NOT_SENT = new InvalidSignature(
+  'The signature covers the request body (oauth_body_hash), which this front proxy does not send to the authorization check (use Envoy with_request_body, or proxy mode)',
 );
 
 const LOOPBACK_PEER = /^(127\.|::1$|::ffff:127\.)/;
@@ -116,12 +120,15 @@ export class AuthorizeServer {
       this.#allow(res, context, identity, requestId);
     } catch (error) {
       failure = toGatewayError(error);
-      if (
-        failure.code === 'invalid_signature' &&
-        front !== 'envoy' &&
-        FORM.test(req.headers['content-type'] ?? '')
-      )
-        failure = BODY_NOT_SENT;
+      if (failure.code === 'invalid_signature' && front !== undefined && front !== 'envoy') {
+        // Only on this failure path: say why a body-bound signature cannot pass this front.
+        if (FORM.test(req.headers['content-type'] ?? '')) failure = BODY_NOT_SENT;
+        else if (
+          req.headers.authorization?.includes('oauth_body_hash') === true ||
+          resolved?.facts.target.includes('oauth_body_hash') === true
+        )
+          failure = BODY_HASH_NOT_SENT;
+      }
       // The error code again as a header: nginx auth_request drops a denial's body, and its config
       // rebuilds `{"error": …}` from this (examples/forward-auth/nginx.conf).
       if (failure.exposeCode && !res.headersSent) res.setHeader('x-oauth-error', failure.code);

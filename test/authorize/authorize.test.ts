@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { BEARER, CONSUMER, credentialsFile, TOKEN } from '../security/helpers/credentials.js';
+import {
+  BEARER,
+  CONSUMER,
+  credentialsFile,
+  oauth1Authorization,
+  TOKEN,
+} from '../security/helpers/credentials.js';
 
 /**
  * The authorize listener judged directly, with the request descriptions each front proxy sends
@@ -163,6 +169,24 @@ describe('authorize listener', () => {
   });
 
   describe('Traefik forwardAuth / Caddy forward_auth (X-Forwarded-*)', () => {
+    it('a body signed by oauth_body_hash cannot be checked without the body: a 401 that says so', async () => {
+      const url = 'https://api.test/photos/json';
+      const body = '{"title":"sunset"}';
+      const authorization = oauth1Authorization('PUT', url, { body, contentType: 'application/json' });
+      expect(authorization).toContain('oauth_body_hash');
+      const reply = await check(port, {
+        Host: 'gateway-check',
+        'Content-Type': 'application/json',
+        'X-Forwarded-Method': 'PUT',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'api.test',
+        'X-Forwarded-Uri': '/photos/json',
+        Authorization: authorization,
+      });
+      expect(reply.status).toBe(401);
+      expect(JSON.parse(reply.body).error_description).toMatch(/oauth_body_hash.*does not send/);
+    });
+
     it('allows OAuth1 with query placement over https, judged by the described method and host', async () => {
       const signed = signedQuery('POST', 'https://shop.test/photos/9?a=1');
       const target = signed.slice('https://shop.test'.length);

@@ -243,6 +243,24 @@ export function forwardAuthSuite(spec: FrontSpec): void {
         expectDenied(reply, 401, undefined, /^Bearer realm="[^"]*"$/);
       });
 
+      it('a form POST signed over its body parameters: the front sends no body, so 401, and the app sees nothing', async () => {
+        const body = 'title=sunset';
+        const authorization = signedHeader('POST', `${base}/photos/upload`, { form: { title: 'sunset' } });
+        const request =
+          `POST /photos/upload HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${authorization}\r\n` +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n` +
+          `Connection: close\r\n\r\n${body}`;
+        const reply = await rawRequest(front.port, request);
+        expectDenied(
+          reply,
+          401,
+          'invalid_signature',
+          /^OAuth realm="[^"]*", oauth_problem="signature_invalid"$/,
+        );
+        if (spec.denialBody === 'gateway')
+          expect(JSON.parse(reply.body).error_description).toMatch(/form body parameters/);
+      });
+
       it('malformed OAuth1 (unsupported signature method) → 400 invalid_request, not a 500', async () => {
         const authorization = signedHeader('GET', `${base}/photos/6`).replace('HMAC-SHA1', 'HMAC-MD5');
         const reply = await send('/photos/6', [['Authorization', authorization]]);
