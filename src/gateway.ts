@@ -11,7 +11,7 @@ import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createAdminServer } from './proxy/admin.js';
 import { GatewayServer } from './proxy/server.js';
-import { buildRuntime, type Runtime } from './runtime.js';
+import { createRuntime, type Runtime } from './runtime.js';
 
 /**
  * Process-level assembly: load config, start the proxy and admin listeners, reload on SIGHUP or
@@ -64,7 +64,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const env = options.env ?? process.env;
   const metrics = new Metrics();
   const backendFailures = new BackendFailureLog(logger, metrics);
-  const initial = await buildRuntime(await loadConfig(options.configPath, env), undefined, {
+  const initial = await createRuntime(await loadConfig(options.configPath, env), undefined, {
     logger,
     metrics,
     backendFailures,
@@ -120,7 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       try {
         const loaded = await loadConfig(options.configPath, env);
         if (loaded.hash === proxy.context.loaded.hash) return true;
-        const next = await buildRuntime(loaded, proxy.context, { logger, metrics, backendFailures });
+        const next = await createRuntime(loaded, proxy.context, { logger, metrics, backendFailures });
         const previous = proxy.swapContext(next);
         metrics.retireTokenResolver(previous.tokens.stats());
         metrics.reloads.inc({ result: 'success' });

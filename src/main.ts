@@ -6,7 +6,7 @@ import { gatewayJsonSchema } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
-import { buildRuntime } from './runtime.js';
+import { createRuntime } from './runtime.js';
 import { EvictingPolicyError } from './store/redis-policy.js';
 
 /**
@@ -53,7 +53,7 @@ async function check(args: string[]): Promise<void> {
     const loaded = await loadConfig(path);
     // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids)
     // and imports the identity assertion keys.
-    const runtime = await buildRuntime(loaded, undefined);
+    const runtime = await createRuntime(loaded, undefined);
     await runtime.close(undefined);
     process.stdout.write(`${path}: OK (${loaded.config.routes.length} routes)\n`);
   } catch (error) {

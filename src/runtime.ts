@@ -183,7 +183,7 @@ function dpopContext(
   };
 }
 
-export async function buildRuntime(
+export async function createRuntime(
   loaded: LoadedConfig,
   previous: Runtime | undefined,
   options: RuntimeOptions = {},

@@ -1,13 +1,8 @@
 import type { Env } from './load.js';
+import { formatPath } from './path.js';
 
 // `${VAR}` or `${VAR:-default}`; `$${` is a literal `${`.
 const PLACEHOLDER = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
-
-function pathLabel(path: readonly (string | number)[]): string {
-  let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? part : `.${part}`;
-  return out === '' ? '(root)' : out;
-}
 
 /**
  * Replace environment placeholders in every string of a parsed YAML document. A variable that is
@@ -26,7 +21,7 @@ export function interpolateEnv(
       const found = env[name];
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
-      issues.push(`${pathLabel(path)}: environment variable ${name} is not set`);
+      issues.push(`${formatPath(path)}: environment variable ${name} is not set`);
       return '';
     });
   }

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { type CredentialsFile, credentialsFileSchema } from './credentials-schema.js';
 import { deepFreeze } from './freeze.js';
 import { interpolateEnv } from './interpolate.js';
+import { formatPath } from './path.js';
 import { type GatewayFileConfig, gatewayConfigSchema } from './schema.js';
 
 export interface LoadedConfig {
@@ -38,16 +39,6 @@ export interface EgressFiles {
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
-
-/** `routes[2].upstream` from a zod path. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out === '' ? '(root)' : out;
-}
 
 function zodIssues(error: z.ZodError, prefix: string): string[] {
   return error.issues.map((issue) => {

@@ -3,7 +3,8 @@ import type { EgressOAuth1Config } from '../config/schema.js';
 import { BadRequest } from '../errors.js';
 import { formatAuthorizationHeader, signOAuth1ParamsAsync } from '../oauth1-client/sign.js';
 import { percentEncode } from '../verify/oauth1/encoding.js';
-import { isFormContentType, type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
+import { type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
+import { isFormContentType } from '../verify/request-facts.js';
 
 /**
  * Signs one outbound request for an egress route with the one OAuth1 signer

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { sha256Hex } from '../hash.js';
+import type { SharedCache } from '../store/types.js';
 import type { TokenInfo } from '../verify/oauth2/token-info.js';
-import type { SharedTokenCache } from './shared-cache.js';
 import { INACTIVE } from './token-info.js';
 
 /**
@@ -22,7 +22,7 @@ export interface TokenCacheOptions {
   readonly negativeTtlMs: number;
   /** Unix milliseconds; injected so tests can move time. */
   readonly now: () => number;
-  readonly shared?: SharedTokenCache | undefined;
+  readonly shared?: SharedCache<TokenInfo> | undefined;
 }
 
 export interface TokenCacheStats {
@@ -43,10 +43,6 @@ interface Entry {
   readonly info: TokenInfo;
   /** Unix ms after which this entry must not be served. */
   readonly expiresAt: number;
-}
-
-export function tokenCacheKey(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 export class TokenCache {
@@ -123,7 +119,7 @@ export class TokenCache {
   }
 
   async get(token: string): Promise<TokenInfo> {
-    const key = tokenCacheKey(token);
+    const key = sha256Hex(token);
     const status: LRUCache.Status<string, Entry, string> = {};
     let entry = await this.#lru.fetch(key, { context: token, status });
     this.#count(status.fetch);

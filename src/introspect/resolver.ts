@@ -1,10 +1,10 @@
 import type { OAuth2Config, TokenSourceName } from '../config/schema.js';
 import { GatewayError, TemporarilyUnavailable } from '../errors.js';
+import { sha256Hex } from '../hash.js';
 import { BackendFault } from '../observability/backend-failures.js';
-import type { CredentialStore } from '../store/types.js';
+import type { CredentialStore, SharedCache } from '../store/types.js';
 import type { TokenInfo } from '../verify/oauth2/token-info.js';
-import { TokenCache, type TokenCacheStats, tokenCacheKey } from './cache.js';
-import type { SharedTokenCache } from './shared-cache.js';
+import { TokenCache, type TokenCacheStats } from './cache.js';
 import { createIntrospectionSource } from './sources/introspection.js';
 import { createJwtSource, type JwksTuning } from './sources/jwt.js';
 import { createStoreSource } from './sources/store.js';
@@ -36,7 +36,7 @@ export interface TokenResolverDeps {
   /** Unix milliseconds. */
   readonly now: () => number;
   /** Optional L2 shared by replicas; pass it only when `introspection.cache.shared` is on. */
-  readonly sharedCache?: SharedTokenCache | undefined;
+  readonly sharedCache?: SharedCache<TokenInfo> | undefined;
   /** JWKS refetch/caching knobs (not part of gateway.yaml; tests shorten the cooldown). */
   readonly jwks?: JwksTuning | undefined;
   /** Backend failures that did not end in a 503 (a JWKS refetch failed, the keys held answered). */
@@ -115,7 +115,7 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
   /** The 503 names the token it happened for by a hash prefix (never the token). */
   function annotated(error: unknown, token: string): unknown {
     if (error instanceof TemporarilyUnavailable && error.cause instanceof BackendFault) {
-      return new TemporarilyUnavailable(error.cause.withTokenHash(tokenCacheKey(token).slice(0, 8)));
+      return new TemporarilyUnavailable(error.cause.withTokenHash(sha256Hex(token).slice(0, 8)));
     }
     return error;
   }

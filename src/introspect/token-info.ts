@@ -3,29 +3,15 @@ import type { TokenInfo } from '../verify/oauth2/token-info.js';
 /** The one answer for "not active": unknown, revoked, expired, forged. */
 export const INACTIVE: TokenInfo = Object.freeze({ active: false, scopes: Object.freeze([]) });
 
-const NO_SCOPES: readonly string[] = Object.freeze([]);
-
 /**
- * Tokens cached by the thousand mostly share a handful of scope strings and client ids; each JSON
- * answer would otherwise bring its own copies (~150 of the ~600 bytes a cached token took).
- * Bounded so a hostile authorization server cannot grow them without limit.
+ * Tokens cached by the thousand mostly share a handful of client ids; each JSON answer would
+ * otherwise bring its own copy. Bounded so a hostile authorization server cannot grow it without
+ * limit. (Scope lists are interned the same way by parseScope in verify/scope.ts.)
  */
 const INTERN_LIMIT = 10_000;
-const scopeLists = new Map<string, readonly string[]>();
 const clientIds = new Map<string, string>();
 
-/** RFC 6749 §3.3: scope is a space-delimited list; empty entries are not scopes. Shared, frozen. */
-export function parseScope(scope: string | null | undefined): readonly string[] {
-  if (scope === undefined || scope === null || scope === '') return NO_SCOPES;
-  let list = scopeLists.get(scope);
-  if (list === undefined) {
-    list = Object.freeze(scope.split(' ').filter((entry) => entry !== ''));
-    if (scopeLists.size < INTERN_LIMIT) scopeLists.set(scope, list);
-  }
-  return list;
-}
-
-/** The one shared copy of a client id (see parseScope). */
+/** The one shared copy of a client id. */
 export function internClientId(clientId: string | undefined): string | undefined {
   if (clientId === undefined) return undefined;
   const known = clientIds.get(clientId);

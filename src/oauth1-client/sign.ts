@@ -2,13 +2,14 @@ import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
 import { buildBaseString } from '../verify/oauth1/base-string.js';
 import { computeBodyHash } from '../verify/oauth1/body-hash.js';
 import { percentEncode } from '../verify/oauth1/encoding.js';
-import { isFormContentType, type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
+import { type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
 import {
   getSignatureMethod,
   type SignatureMethod,
   type SignatureMethodName,
   type SignInput,
 } from '../verify/oauth1/signature-methods.js';
+import { isFormContentType } from '../verify/request-facts.js';
 
 /**
  * The client side of RFC 5849, the one OAuth1 signer: signs a request and formats the Authorization

@@ -1,6 +1,7 @@
 import type { CredentialsFile } from '../config/credentials-schema.js';
 import { ConfigError } from '../errors.js';
-import { sha256Hex, toBearerToken, toOAuth1Client, toOAuth1Token } from './records.js';
+import { sha256Hex } from '../hash.js';
+import { toBearerToken, toOAuth1Client, toOAuth1Token } from './records.js';
 import type { BearerToken, CredentialStore, OAuth1Client, OAuth1Token } from './types.js';
 
 /**

@@ -1,9 +1,10 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type {
   BearerTokenRecord,
   OAuth1ClientRecord,
   OAuth1TokenRecord,
 } from '../config/credentials-schema.js';
+import { parseScope } from '../verify/scope.js';
 import type { BearerToken, OAuth1Client, OAuth1Token } from './types.js';
 
 /**
@@ -12,26 +13,13 @@ import type { BearerToken, OAuth1Client, OAuth1Token } from './types.js';
  * load or cache miss, never per request.
  */
 
-const WHITESPACE = /\s+/;
-
-/** RFC 6749 §3.3: scope is a space-delimited list; empty strings and runs of spaces mean nothing. */
-export function splitScope(scope: string | null | undefined): readonly string[] {
-  if (scope === null || scope === undefined) return [];
-  return Object.freeze(scope.split(WHITESPACE).filter((part) => part !== ''));
-}
-
 /** RFC 7662 §2.2 `aud`: a string or an array; a string may list several, space-separated. */
 export function splitAudience(
   audience: string | readonly string[] | null | undefined,
 ): readonly string[] | undefined {
   if (audience === null || audience === undefined) return undefined;
-  const parts = typeof audience === 'string' ? splitScope(audience) : audience.filter((part) => part !== '');
+  const parts = typeof audience === 'string' ? parseScope(audience) : audience.filter((part) => part !== '');
   return parts.length === 0 ? undefined : Object.freeze([...parts]);
-}
-
-/** The key a bearer token is stored and cached under: the raw token never becomes a map key. */
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
 /**
@@ -62,7 +50,7 @@ export function toOAuth1Token(record: OAuth1TokenRecord): OAuth1Token {
     tokenSecret: record.tokenSecret,
     clientId: record.clientId,
     userId: record.userId ?? undefined,
-    scopes: splitScope(record.scope),
+    scopes: parseScope(record.scope),
   });
 }
 
@@ -70,7 +58,7 @@ export function toBearerToken(record: Omit<BearerTokenRecord, 'accessToken'>): B
   return Object.freeze({
     clientId: record.clientId,
     userId: record.userId ?? undefined,
-    scopes: splitScope(record.scope),
+    scopes: parseScope(record.scope),
     revoked: record.revoked,
     issuedAt: record.issuedAt,
     expiresIn: record.expiresIn,

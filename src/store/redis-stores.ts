@@ -3,7 +3,7 @@
  * contract). Nothing here imports ioredis.
  */
 import { LRUCache } from 'lru-cache';
-import { sha256Hex } from './records.js';
+import { sha256Hex } from '../hash.js';
 import type { RedisConnection } from './redis.js';
 import type { RedisPolicyGuard } from './redis-policy.js';
 import { decodeBearerHash, decodeClientHash, decodeTokenHash } from './redis-records.js';
@@ -15,6 +15,7 @@ import type {
   NonceVerdict,
   OAuth1Client,
   OAuth1Token,
+  SharedCache,
 } from './types.js';
 
 // ── Nonces ─────────────────────────────────────────────────────────────────────────────────────
@@ -164,15 +165,6 @@ export class RedisCredentialStore implements CredentialStore {
 }
 
 // ── Introspection L2 ───────────────────────────────────────────────────────────────────────────
-
-/**
- * Same shape as `SharedTokenCache` in src/introspect/shared-cache.ts (defined there by the
- * introspection module; kept structural here so store/ does not depend on introspect/).
- */
-export interface SharedCache<T> {
-  get(key: string): Promise<T | undefined>;
-  set(key: string, value: T, ttlMs: number): Promise<void>;
-}
 
 export interface RedisSharedTokenCacheOptions<T> {
   /** Checks what came out of Redis; return undefined to treat it as a miss. Default: trust it. */

@@ -312,8 +312,8 @@ export {
   RedisNonceStore,
   RedisSharedTokenCache,
   type RedisSharedTokenCacheOptions,
-  type SharedCache,
 } from './redis-stores.js';
+export type { SharedCache } from './types.js';
 
 /** 503 with a cause the backend-failure log can name (the ioredis error code, if it has one). */
 function redisUnavailable(error: unknown): TemporarilyUnavailable {

@@ -64,3 +64,14 @@ export interface CredentialStore {
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * Optional second-level cache shared by all replicas (Redis, key `introspect:{sha256hex(token)}`):
+ * the introspection L2 (`SharedCache<TokenInfo>`). Keys are already hashed: the raw token never
+ * leaves the process. Implementations throw on backend failure; the token cache treats a failing
+ * L2 as a miss and carries on with the sources.
+ */
+export interface SharedCache<T> {
+  get(key: string): Promise<T | undefined>;
+  set(key: string, value: T, ttlMs: number): Promise<void>;
+}

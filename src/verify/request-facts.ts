@@ -20,3 +20,18 @@ export interface RequestFacts {
   /** The body, only when the proxy read it (form bodies, oauth_body_hash); otherwise undefined. */
   readonly body: Buffer | undefined;
 }
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+
+/**
+ * Whether the body is application/x-www-form-urlencoded: the media type compared
+ * case-insensitively, parameters such as charset allowed (RFC 9110 §8.3.1). The one test for
+ * RFC 5849 §3.4.1.3.1 (a form body is signed parameter by parameter) and RFC 6750 §2.2 (form-body
+ * access tokens).
+ */
+export function isFormContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const semi = contentType.indexOf(';');
+  const mediaType = (semi === -1 ? contentType : contentType.slice(0, semi)).trim();
+  return mediaType.length === FORM_MEDIA_TYPE.length && mediaType.toLowerCase() === FORM_MEDIA_TYPE;
+}

@@ -33,3 +33,31 @@ function insufficient(
   const named = anyOf === undefined ? required : [...new Set([...required, ...anyOf])];
   return new InsufficientScope(scheme, named.join(' '));
 }
+
+const NO_SCOPES: readonly string[] = Object.freeze([]);
+
+/**
+ * Tokens cached by the thousand mostly share a handful of scope strings; each answer would
+ * otherwise bring its own copy of the list. Bounded so a hostile authorization server cannot grow
+ * the table without limit.
+ */
+const INTERN_LIMIT = 10_000;
+const scopeLists = new Map<string, readonly string[]>();
+
+/**
+ * The one scope-string parser (credential records, introspection answers, JWT `scope` claims).
+ * RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, so only SP (0x20) separates tokens;
+ * empty entries from repeated or edge spaces are dropped. A tab is not a separator: `a<TAB>b` is a
+ * single token, and since a scope-token cannot contain a tab (and route `scopes` are validated as
+ * scope-tokens) it can never satisfy a route's requirement: such a grant fails closed. Returns one
+ * shared, frozen list per distinct string.
+ */
+export function parseScope(scope: string | null | undefined): readonly string[] {
+  if (scope === undefined || scope === null || scope === '') return NO_SCOPES;
+  let list = scopeLists.get(scope);
+  if (list === undefined) {
+    list = Object.freeze(scope.split(' ').filter((entry) => entry !== ''));
+    if (scopeLists.size < INTERN_LIMIT) scopeLists.set(scope, list);
+  }
+  return list;
+}

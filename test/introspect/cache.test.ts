@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/errors.js';
-import { TokenCache, tokenCacheKey } from '../../src/introspect/cache.js';
-import type { SharedTokenCache } from '../../src/introspect/shared-cache.js';
+import { sha256Hex } from '../../src/hash.js';
+import { TokenCache } from '../../src/introspect/cache.js';
+import type { SharedCache } from '../../src/store/types.js';
 import type { TokenInfo } from '../../src/verify/oauth2/token-info.js';
 
 const START = 1_700_000_000_000;
@@ -152,13 +153,13 @@ describe('TokenCache', () => {
   });
 
   it('keys are sha256(token): the raw token is never a key', () => {
-    expect(tokenCacheKey('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });
 
   describe('shared L2', () => {
     function memoryL2() {
       const entries = new Map<string, { info: TokenInfo; ttlMs: number }>();
-      const l2: SharedTokenCache & { failing: boolean } = {
+      const l2: SharedCache<TokenInfo> & { failing: boolean } = {
         failing: false,
         async get(key) {
           if (l2.failing) throw new Error('redis down');
@@ -185,8 +186,8 @@ describe('TokenCache', () => {
       });
       await replicaA.get('tok');
       await new Promise((resolve) => setImmediate(resolve));
-      expect([...entries.keys()]).toEqual([tokenCacheKey('tok')]);
-      expect(entries.get(tokenCacheKey('tok'))?.ttlMs).toBe(30_000);
+      expect([...entries.keys()]).toEqual([sha256Hex('tok')]);
+      expect(entries.get(sha256Hex('tok'))?.ttlMs).toBe(30_000);
 
       const second = backend(() => ({ active: false, scopes: [] }));
       const replicaB = new TokenCache(second.lookup, {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseGatewayConfig } from '../../src/config/load.js';
-import type { SharedTokenCache } from '../../src/introspect/shared-cache.js';
 import { reviveTokenInfo } from '../../src/introspect/token-info-codec.js';
 import {
   createRedisClient,
@@ -11,6 +10,7 @@ import {
   RedisNonceStore,
   RedisSharedTokenCache,
 } from '../../src/store/redis.js';
+import type { SharedCache } from '../../src/store/types.js';
 import type { TokenInfo } from '../../src/verify/oauth2/token-info.js';
 import { nonceClaim, testRedisConfig } from './support.js';
 
@@ -269,8 +269,10 @@ describe('RedisSharedTokenCache', () => {
 });
 
 describe('RedisSharedTokenCache as the introspection L2', () => {
-  it('fits SharedTokenCache and round-trips a TokenInfo through reviveTokenInfo', async () => {
-    const l2: SharedTokenCache = new RedisSharedTokenCache<TokenInfo>(redis, { revive: reviveTokenInfo });
+  it('fits SharedCache<TokenInfo> and round-trips a TokenInfo through reviveTokenInfo', async () => {
+    const l2: SharedCache<TokenInfo> = new RedisSharedTokenCache<TokenInfo>(redis, {
+      revive: reviveTokenInfo,
+    });
     const info: TokenInfo = {
       active: true,
       scopes: ['photos:read'],

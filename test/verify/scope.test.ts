@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type GatewayError, InsufficientScope } from '../../src/errors.js';
-import { requireScopes } from '../../src/verify/scope.js';
+import { parseScope, requireScopes } from '../../src/verify/scope.js';
 
 /**
  * Route scope rules (issue 14): `scopes` = all of (Authlib `'a b'`), `anyScopes` = one of (Authlib
@@ -32,11 +32,37 @@ describe('requireScopes', () => {
     [['profile', 'photos:read'], ['profile'], ['photos:read', 'admin'], 'pass'],
     [['profile'], ['profile'], ['photos:read', 'admin'], '403 scope="profile photos:read admin"'],
     [['admin'], ['profile'], ['photos:read', 'admin'], '403 scope="profile photos:read admin"'],
+    // a tab does not separate granted scopes (parseScope): "read<TAB>write" grants neither
+    [['read\twrite'], ['read'], undefined, '403 scope="read"'],
   ])('granted %j, scopes %j, anyScopes %j → %s', (granted, all, any, expected) => {
     expect(judge(granted, all, any)).toBe(expected);
   });
 
   it('scope names are compared exactly (case-sensitive, no prefix match; RFC 6749 §3.3)', () => {
     expect(judge(['Photos:read', 'photos:readwrite'], [], ['photos:read'])).toBe('403 scope="photos:read"');
+  });
+});
+
+describe('parseScope (RFC 6749 §3.3: scope-tokens separated by SP)', () => {
+  it.each([
+    [undefined, []],
+    [null, []],
+    ['', []],
+    ['read', ['read']],
+    ['read  write ', ['read', 'write']],
+    [' photos:read photos:write', ['photos:read', 'photos:write']],
+    // A tab is not a separator: one token, which no route scope (a valid scope-token) can equal.
+    ['read\twrite', ['read\twrite']],
+    ['read\t write', ['read\t', 'write']],
+  ])('%j → %j', (scope, expected) => {
+    expect(parseScope(scope)).toEqual(expected);
+  });
+
+  it('returns one shared, frozen list per scope string (cached tokens do not each carry a copy)', () => {
+    const first = parseScope('photos:read photos:write');
+    const second = parseScope(`photos:read ${'photos:write'}`);
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => (first as string[]).push('admin')).toThrow(TypeError);
   });
 });

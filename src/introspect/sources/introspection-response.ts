@@ -1,6 +1,7 @@
 import { identifierString } from '../../identifiers.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
-import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
+import { parseScope } from '../../verify/scope.js';
+import { INACTIVE, internClientId, userFromClaims } from '../token-info.js';
 
 /**
  * RFC 7662 §2.2 response → TokenInfo, strictly. A response we cannot read with certainty is a

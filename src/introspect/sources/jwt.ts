@@ -11,7 +11,8 @@ import { TemporarilyUnavailable } from '../../errors.js';
 import { identifierString } from '../../identifiers.js';
 import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
-import { INACTIVE, internClientId, parseScope, userFromClaims } from '../token-info.js';
+import { parseScope } from '../../verify/scope.js';
+import { INACTIVE, internClientId, userFromClaims } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
 
 /**

@@ -51,7 +51,7 @@ function compareAscii(a: string, b: string): number {
  * §3.4.1.3.2: encode every name and value, sort by encoded name then encoded value in byte order
  * (the encoded strings are ASCII, so code-unit order is byte order), join as `n=v` with `&`.
  */
-export function normalizeParameters(params: readonly Param[]): string {
+export function normaliseParameters(params: readonly Param[]): string {
   const encoded = params.map(([name, value]) => [percentEncode(name), percentEncode(value)] as const);
   encoded.sort((a, b) => compareAscii(a[0], b[0]) || compareAscii(a[1], b[1]));
   let out = '';
@@ -62,8 +62,8 @@ export function normalizeParameters(params: readonly Param[]): string {
   return out;
 }
 
-/** §3.4.1.1: `METHOD&enc(base string URI)&enc(normalized parameters)`. */
+/** §3.4.1.1: `METHOD&enc(base string URI)&enc(normalised parameters)`. */
 export function buildBaseString(input: BaseStringInput): string {
   const uri = buildBaseStringUri(input.scheme, input.host, input.target);
-  return `${input.method.toUpperCase()}&${percentEncode(uri)}&${percentEncode(normalizeParameters(input.params))}`;
+  return `${input.method.toUpperCase()}&${percentEncode(uri)}&${percentEncode(normaliseParameters(input.params))}`;
 }

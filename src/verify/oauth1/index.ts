@@ -1,10 +1,9 @@
 /** OAuth 1.0a verification (RFC 5849): the public surface used by the proxy and the CLI. */
-export { buildBaseString, buildBaseStringUri, normalizeParameters } from './base-string.js';
+export { buildBaseString, buildBaseStringUri, normaliseParameters } from './base-string.js';
 export { computeBodyHash } from './body-hash.js';
 export { formDecode, percentDecodeStrict, percentEncode } from './encoding.js';
 export {
   collectOAuthParams,
-  isFormContentType,
   isOAuthAuthorization,
   type Param,
   parseAuthorizationHeader,

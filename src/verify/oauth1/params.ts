@@ -1,5 +1,5 @@
 import { InvalidRequest, type OAuth1Problem } from '../../errors.js';
-import type { RequestFacts } from '../request-facts.js';
+import { isFormContentType, type RequestFacts } from '../request-facts.js';
 import { formDecode, percentDecodeStrict } from './encoding.js';
 
 /**
@@ -179,19 +179,6 @@ export function parseFormEncoded(raw: string): Param[] {
 export function rawQuery(target: string): string {
   const q = target.indexOf('?');
   return q === -1 ? '' : target.slice(q + 1);
-}
-
-const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
-
-/**
- * RFC 5849 §3.4.1.3.1: the body is signed only when its media type is exactly
- * application/x-www-form-urlencoded (case-insensitive, parameters such as charset allowed).
- */
-export function isFormContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const semi = contentType.indexOf(';');
-  const mediaType = (semi === -1 ? contentType : contentType.slice(0, semi)).trim();
-  return mediaType.length === FORM_MEDIA_TYPE.length && mediaType.toLowerCase() === FORM_MEDIA_TYPE;
 }
 
 // ── Protocol parameters (RFC 5849 §3.5) ───────────────────────────────────────────────────────

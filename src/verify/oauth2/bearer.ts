@@ -1,5 +1,5 @@
 import { InvalidRequest } from '../../errors.js';
-import type { RequestFacts } from '../request-facts.js';
+import { isFormContentType, type RequestFacts } from '../request-facts.js';
 
 /**
  * RFC 6750 §2: where a bearer token may travel, and the one token a request presents.
@@ -22,7 +22,6 @@ export interface BearerOptions {
 const BEARER_CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 /** Does the header use the Bearer scheme at all (so a malformed value is a 400, not "no credentials")? */
 const BEARER_SCHEME = /^bearer(?:[ \t]|$)/i;
-const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const PARAM = 'access_token';
 
 function isBearerAuthorization(authorization: string | undefined): authorization is string {
@@ -34,13 +33,6 @@ function queryTokens(target: string): string[] {
   // Parsed in full (not guarded by a substring test) so `access%5Ftoken` counts like `access_token`.
   if (start === -1) return [];
   return new URLSearchParams(target.slice(start + 1)).getAll(PARAM);
-}
-
-function isFormContentType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const end = contentType.indexOf(';');
-  const mediaType = (end === -1 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
-  return mediaType === FORM_MEDIA_TYPE;
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildBaseString,
   buildBaseStringUri,
-  normalizeParameters,
+  normaliseParameters,
 } from '../../../src/verify/oauth1/base-string.js';
 
 describe('buildBaseStringUri (RFC 5849 §3.4.1.2)', () => {
@@ -26,7 +26,7 @@ describe('buildBaseStringUri (RFC 5849 §3.4.1.2)', () => {
   });
 });
 
-describe('normalizeParameters (§3.4.1.3.2)', () => {
+describe('normaliseParameters (§3.4.1.3.2)', () => {
   it('sorts by encoded name, then encoded value, in byte order', () => {
     const params = [
       ['a_b', '1'],
@@ -38,12 +38,12 @@ describe('normalizeParameters (§3.4.1.3.2)', () => {
       ['B', '1'],
       ['é', '1'],
     ] as const;
-    expect(normalizeParameters(params)).toBe('%C3%A9=1&B=1&a=1&a=10&a=2&a-b=1&a1=1&a_b=1');
+    expect(normaliseParameters(params)).toBe('%C3%A9=1&B=1&a=1&a=10&a=2&a-b=1&a1=1&a_b=1');
   });
 
   it('encodes names and values, keeps empty values', () => {
     expect(
-      normalizeParameters([
+      normaliseParameters([
         ['x y', 'a+b&c'],
         ['e', ''],
       ]),

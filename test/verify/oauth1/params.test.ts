@@ -2,12 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { InvalidRequest } from '../../../src/errors.js';
 import {
   collectOAuthParams,
-  isFormContentType,
   isOAuthAuthorization,
   parseAuthorizationHeader,
   parseFormEncoded,
 } from '../../../src/verify/oauth1/params.js';
-import type { RequestFacts } from '../../../src/verify/request-facts.js';
+import { isFormContentType, type RequestFacts } from '../../../src/verify/request-facts.js';
 
 const REQUIRED =
   'oauth_consumer_key="k", oauth_signature_method="HMAC-SHA1", oauth_signature="s", oauth_timestamp="1", oauth_nonce="n"';

@@ -5,7 +5,7 @@ import { MemoryNonceStore } from '../../../src/store/memory.js';
 import {
   buildBaseString,
   buildBaseStringUri,
-  normalizeParameters,
+  normaliseParameters,
 } from '../../../src/verify/oauth1/base-string.js';
 import { computeBodyHash } from '../../../src/verify/oauth1/body-hash.js';
 import { percentEncode } from '../../../src/verify/oauth1/encoding.js';
@@ -163,7 +163,7 @@ describe('oauth1.json encoding vectors', () => {
         expect(percentEncode(vector.input)).toBe(vector.expected);
         break;
       case 'normalize':
-        expect(normalizeParameters(parseFormEncoded(vector.input))).toBe(vector.expected);
+        expect(normaliseParameters(parseFormEncoded(vector.input))).toBe(vector.expected);
         break;
       case 'baseStringUri':
         expect(buildBaseStringUri(vector.input.scheme, vector.input.host, vector.input.target)).toBe(
