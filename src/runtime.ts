@@ -217,7 +217,7 @@ export async function createRuntime(
             raises: report.raises,
             droppedNonces: report.dropped,
           },
-          'nonce store full: oldest oauth_timestamps now refused as stale (effective window shrank); raise oauth1.nonceStore.maxEntries or use the redis nonce store',
+          'nonce store full: the oauth_timestamps farthest from now are refused as stale instead of forgetting nonces (the effective window shrank); raise oauth1.nonceStore.maxEntries or use the redis nonce store',
         ),
     });
   } catch (error) {

@@ -161,7 +161,7 @@ const DESCRIPTIONS: Record<string, string> = {
     '`memory` (this process) or `redis` (shared by replicas), as a string or `{ type, … }`. Either way a nonce whose request could still be accepted is never forgotten (README "Nonce store").',
   'oauth1.nonceStore.type': '`memory` or `redis`.',
   'oauth1.nonceStore.maxEntries':
-    'Memory store bound (11–20 bytes a nonce: 1,000,000 ≈ 20 MB at most, enough for 3,300 signed requests/s over a 5-minute window). When full, the oldest timestamps are refused as stale (401 invalid_timestamp) instead of forgetting nonces; metric `oauth_gateway_nonce_floor_raises_total`.',
+    'Memory store bound (11–20 bytes a nonce: 1,000,000 ≈ 20 MB at most, enough for 3,300 signed requests/s over a 5-minute window). When full, the timestamps farthest from now (normally the oldest) are refused as stale (401 invalid_timestamp) instead of forgetting nonces; metric `oauth_gateway_nonce_floor_raises_total`.',
   'redis.allowEvictingPolicy':
     'Start the Redis nonce store even though Redis runs an evicting `maxmemory-policy` (`allkeys-*`, `volatile-*`), which can forget unexpired nonces and let captured requests replay. Off: the gateway refuses to start. When on, `/readyz` and `oauth_gateway_redis_evicting_policy` report it.',
   'oauth1.bodyHash': '`oauth_body_hash` on non-form bodies: ignored, checked when present, or required.',

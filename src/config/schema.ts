@@ -365,7 +365,7 @@ const credentialsSchema = z.discriminatedUnion('type', [
 
 const memoryNonceStore = z.strictObject({
   type: z.literal('memory'),
-  /** Most nonces remembered; beyond it the oldest timestamps are refused (the floor rises). */
+  /** Most nonces remembered; beyond it the timestamps farthest from now are refused (floor / cuts). */
   maxEntries: z.number().int().positive().default(DEFAULT_MAX_NONCES),
 });
 const redisNonceStore = z.strictObject({ type: z.literal('redis') });

@@ -225,7 +225,7 @@ export class Metrics {
     });
     this.nonceFloorRaises = new Counter({
       name: 'oauth_gateway_nonce_floor_raises_total',
-      help: 'Times the memory nonce store, full at oauth1.nonceStore.maxEntries, refused its oldest timestamps (raised its floor) instead of forgetting nonces',
+      help: 'Times the memory nonce store, full at oauth1.nonceStore.maxEntries, refused the timestamps farthest from now (raised its floor or cut future seconds) instead of forgetting nonces',
       registers: [this.registry],
       collect() {
         const raises = metrics.#nonceStats()?.floorRaises ?? 0;

@@ -13,19 +13,25 @@ import type { NonceClaim, NonceStore, NonceStoreStats, NonceVerdict } from './ty
  * timestamps, so expiry and eviction take whole buckets from the front.
  *
  * ## The rule: a nonce whose request could still be accepted is never forgotten
- * The store keeps a *floor* F (seconds) and refuses (`stale`, 401 invalid_timestamp) every claim
- * with timestamp < F, before looking anything up. Proof that no key is ever answered `fresh` twice:
- *  1. F never decreases, and neither does the store's clock (the largest `now` it was given).
- *  2. A bucket T is removed in exactly two places, and both first set F > T:
+ * The store keeps a *floor* F (seconds) and a few *cuts* (ranges of future seconds given up), and
+ * refuses (`stale`, 401 invalid_timestamp) every claim with timestamp < F or inside a cut, before
+ * looking anything up. Proof that no key is ever answered `fresh` twice:
+ *  1. F never decreases, and neither does the store's clock (the largest `now` it was given). A cut
+ *     never shrinks; it is forgotten only once F has passed all of it.
+ *  2. A bucket T is removed in exactly three places, and each first makes T refused for good:
  *     - expiry: F := ceil((clock − window) / 1000); T < F means T × 1000 < clock − window, which the
  *       verifier's window check (|T × 1000 − now| ≤ window) refuses at any now ≥ clock;
- *     - pressure (maxEntries reached): the oldest bucket T goes and F := T + 1 ("floor raise").
+ *     - pressure (maxEntries reached), bucket in the past: the oldest bucket T goes and F := T + 1
+ *       ("floor raise");
+ *     - pressure, bucket in the future: the newest bucket T goes and T joins a cut.
  *  3. So once key k (timestamp T) was answered `fresh`, it is either still in bucket T (a later claim
- *     finds it: `replayed`) or T < F for ever after (a later claim is `stale`). Nothing in between.
- * Under pressure only the oldest timestamps are given up, so clients with accurate clocks keep
- * working; the *effective window* (now − F) shrinks instead, and a metric and a warning say so.
- * When the only buckets left are not older than the claim's own timestamp, the claim itself is
- * refused as `stale` (nothing is dropped; the client retries with a newer timestamp).
+ *     finds it: `replayed`) or T is refused for ever after (a later claim is `stale`).
+ * Under pressure the bucket *farthest from now* goes first (the oldest, or the newest when it is
+ * farther ahead than the oldest is behind), and only when it is farther from now than the claim's
+ * own timestamp; otherwise the claim itself is refused as `stale` and nothing is dropped. So a flood
+ * gives up the edges of the window, clients with accurate clocks keep working, and a client
+ * flooding with timestamps far ahead only gets its own future seconds cut. The *effective window*
+ * (now − F) shrinks instead, and a metric and a warning say so.
  *
  * A clock stepped back by more than the window leaves current timestamps below F until the clock
  * catches up: refused, never replayable. Hash collisions (2^-64 per pair; the hash is keyed with a
@@ -118,6 +124,8 @@ export class MemoryNonceStore implements NonceStore {
   /** Timestamps of #buckets, ascending. */
   #order: number[] = [];
   #floor = Number.NEGATIVE_INFINITY;
+  /** Future seconds given up under pressure: [lo, hi] pairs, ascending, disjoint, not adjacent. */
+  #cuts: number[] = [];
   #clock = Number.NEGATIVE_INFINITY;
   #windowMs = 0;
   #entries = 0;
@@ -161,7 +169,7 @@ export class MemoryNonceStore implements NonceStore {
     // Expiry (proof step 2): below this no timestamp can pass the verifier's window any more.
     const expiredBelow = Math.ceil((this.#clock - windowMs) / 1000);
     if (expiredBelow > this.#floor) this.#raiseFloorTo(expiredBelow);
-    if (!(timestamp >= this.#floor)) return 'stale';
+    if (this.refuses(timestamp)) return 'stale';
 
     // One-shot hash (no Hash object): ~2× cheaper than createHash().update().digest().
     const digest = hash('sha1', this.#secret + key, 'buffer');
@@ -171,7 +179,7 @@ export class MemoryNonceStore implements NonceStore {
 
     let bucket = this.#buckets.get(timestamp);
     if (bucket?.has(lo, hi) === true) return 'replayed';
-    if (this.#entries >= this.#maxEntries && !this.#makeRoomBelow(timestamp)) return 'stale';
+    if (this.#entries >= this.#maxEntries && !this.#makeRoomFor(timestamp)) return 'stale';
     if (bucket === undefined) {
       bucket = new Bucket();
       this.#buckets.set(timestamp, bucket);
@@ -193,6 +201,17 @@ export class MemoryNonceStore implements NonceStore {
     return this.#floor;
   }
 
+  /** Whether every claim with this timestamp is refused as stale (below the floor, or cut). */
+  refuses(timestamp: number): boolean {
+    if (!(timestamp >= this.#floor)) return true;
+    const cuts = this.#cuts;
+    for (let i = 0; i < cuts.length; i += 2) {
+      if (timestamp < cuts[i]!) return false;
+      if (timestamp <= cuts[i + 1]!) return true;
+    }
+    return false;
+  }
+
   /** `windowMs`: the configured window (what the effective window is before the first claim). */
   stats(windowMs = this.#windowMs): NonceStoreStats {
     return {
@@ -206,6 +225,7 @@ export class MemoryNonceStore implements NonceStore {
   async close(): Promise<void> {
     this.#buckets.clear();
     this.#order = [];
+    this.#cuts = [];
     this.#entries = 0;
     this.#bytes = 0;
   }
@@ -216,21 +236,61 @@ export class MemoryNonceStore implements NonceStore {
   }
 
   /**
-   * Pressure (proof step 2): drop the oldest buckets, each older than `timestamp`, raising the floor
-   * past each, until there is room. False when no such bucket is left: the caller refuses the claim.
+   * Pressure (proof step 2): drop the bucket farthest from now — the oldest (floor raised past it) or
+   * the newest (cut) — while it is farther from now than `timestamp`, until there is room. False
+   * when no such bucket is left: the caller refuses the claim. Farther than the claim also means the
+   * claim's own second stays acceptable: oldest < timestamp < newest for the bucket dropped.
    */
-  #makeRoomBelow(timestamp: number): boolean {
+  #makeRoomFor(timestamp: number): boolean {
+    const nowSec = this.#clock / 1000;
+    const distance = Math.abs(timestamp - nowSec);
     let dropped = 0;
     let raised = false;
     while (this.#entries >= this.#maxEntries) {
       const oldest = this.#order[0];
-      if (oldest === undefined || oldest >= timestamp) break;
-      dropped += this.#buckets.get(oldest)!.count;
-      this.#raiseFloorTo(oldest + 1);
+      if (oldest === undefined) break;
+      const newest = this.#order[this.#order.length - 1]!;
+      if (newest - nowSec > nowSec - oldest) {
+        if (newest - nowSec <= distance) break;
+        dropped += this.#buckets.get(newest)!.count;
+        this.#cut(newest);
+      } else {
+        if (nowSec - oldest <= distance) break;
+        dropped += this.#buckets.get(oldest)!.count;
+        this.#raiseFloorTo(oldest + 1);
+      }
       raised = true;
     }
     if (raised) this.#countRaise(dropped);
     return this.#entries < this.#maxEntries;
+  }
+
+  /** Drops the newest bucket and refuses its second from now on (merged with adjacent cuts). */
+  #cut(timestamp: number): void {
+    this.#removeBucket(timestamp);
+    this.#order.pop();
+    const cuts = this.#cuts;
+    let i = 0;
+    while (i < cuts.length && cuts[i]! < timestamp) i += 2;
+    // No bucket lies inside a cut, and `timestamp` was a bucket: it is in no cut yet.
+    const joinsBefore = i > 0 && cuts[i - 1]! === timestamp - 1;
+    const joinsAfter = i < cuts.length && cuts[i]! === timestamp + 1;
+    if (joinsBefore && joinsAfter) {
+      cuts.splice(i - 1, 2);
+    } else if (joinsBefore) {
+      cuts[i - 1] = timestamp;
+    } else if (joinsAfter) {
+      cuts[i] = timestamp;
+    } else {
+      cuts.splice(i, 0, timestamp, timestamp);
+    }
+  }
+
+  #removeBucket(timestamp: number): void {
+    const bucket = this.#buckets.get(timestamp)!;
+    this.#entries -= bucket.count;
+    this.#bytes -= bucket.slots.byteLength + BUCKET_OVERHEAD_BYTES;
+    this.#buckets.delete(timestamp);
   }
 
   #countRaise(dropped: number): void {
@@ -246,14 +306,14 @@ export class MemoryNonceStore implements NonceStore {
     this.#floor = floor;
     let k = 0;
     while (k < this.#order.length && this.#order[k]! < floor) {
-      const timestamp = this.#order[k]!;
-      const bucket = this.#buckets.get(timestamp)!;
-      this.#entries -= bucket.count;
-      this.#bytes -= bucket.slots.byteLength + BUCKET_OVERHEAD_BYTES;
-      this.#buckets.delete(timestamp);
+      this.#removeBucket(this.#order[k]!);
       k++;
     }
     if (k > 0) this.#order.splice(0, k);
+    // Cuts wholly below the floor are covered by it now.
+    let c = 0;
+    while (c < this.#cuts.length && this.#cuts[c + 1]! < floor) c += 2;
+    if (c > 0) this.#cuts.splice(0, c);
   }
 
   /** Timestamps mostly arrive in order: search from the end. */

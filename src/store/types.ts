@@ -20,7 +20,7 @@ export interface NonceStoreStats {
   readonly entries: number;
   /** Bytes held for them (hash tables plus per-bucket overhead). */
   readonly bytes: number;
-  /** Times the store raised its timestamp floor to stay within maxEntries. */
+  /** Times the store gave up timestamps (raised its floor, or cut future seconds) to stay within maxEntries. */
   readonly floorRaises: number;
   /** How far back an oauth_timestamp is still accepted (≤ the configured window). */
   readonly effectiveWindowMs: number;

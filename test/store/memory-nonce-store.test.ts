@@ -95,6 +95,33 @@ describe('MemoryNonceStore', () => {
     expect(store.judge(claim('a', T0, now + 1000))).toBe('stale');
   });
 
+  test('a flood with timestamps far ahead gets its own future seconds cut; current clients keep working', () => {
+    const store = new MemoryNonceStore({ maxEntries: 100 });
+    const now = T0 * 1000;
+    for (let i = 0; i < 10; i++) expect(store.judge(claim(`early-${i}`, T0 - 1, now))).toBe('fresh');
+    // 300 s ahead is inside the window; the attacker fills the store with it.
+    let attacker = 0;
+    for (let i = 0; i < 200; i++) {
+      if (store.judge(claim(i, T0 + 290 + (i % 10), now, 'attacker')) === 'fresh') attacker++;
+    }
+    expect(store.size).toBeLessThanOrEqual(100);
+    expect(store.stats().floorRaises).toBeGreaterThan(0);
+    // Current requests: the farthest-ahead seconds are cut to make room, nothing current is lost.
+    for (let i = 0; i < 50; i++) expect(store.judge(claim(`now-${i}`, T0, now))).toBe('fresh');
+    for (let i = 0; i < 10; i++) expect(store.judge(claim(`early-${i}`, T0 - 1, now))).toBe('replayed');
+    expect(store.floor).toBeLessThan(T0 - 1);
+    // The cut seconds stay refused (their nonces were forgotten), whoever asks.
+    expect(store.refuses(T0 + 299)).toBe(true);
+    expect(store.judge(claim(199, T0 + 299, now, 'attacker'))).toBe('stale');
+    expect(store.judge(claim('ahead', T0 + 299, now))).toBe('stale');
+    expect(store.refuses(T0 + 1)).toBe(false);
+    expect(attacker).toBeGreaterThan(100);
+    // Until the floor passes them: then they are simply out of the window.
+    const later = (T0 + 299) * 1000 + WINDOW + 1000;
+    store.judge(claim('later', T0 + 600, later));
+    expect(store.refuses(T0 + 600)).toBe(false);
+  });
+
   test('a timestamp below the floor is refused even if the clock of the claim is older', () => {
     const store = new MemoryNonceStore();
     expect(store.judge(claim('x', T0, T0 * 1000))).toBe('fresh');
