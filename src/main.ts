@@ -95,11 +95,12 @@ async function run(args: string[]): Promise<void> {
     if (code === 'EADDRINUSE' || code === 'EACCES') fail(`cannot start: ${(error as Error).message}`);
     throw error;
   }
-  const { address, adminAddress } = gateway;
+  const { address, adminAddress, egressAddress } = gateway;
   logger.info(
     {
       listen: `${address.address}:${address.port}`,
       admin: `${adminAddress.address}:${adminAddress.port}`,
+      egress: egressAddress === undefined ? undefined : `${egressAddress.address}:${egressAddress.port}`,
       config: path,
     },
     'oauth-gateway listening',

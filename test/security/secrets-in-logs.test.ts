@@ -229,4 +229,172 @@ describe.skipIf(!builtGatewayAvailable())('secrets in logs', () => {
       await gw.dispose();
     }
   });
+  it('egress: no consumer/token/client secret, signature or access token at debug level', async () => {
+    const CONSUMER_SECRET = 'egress-consumer-secret-Qw83';
+    const TOKEN_SECRET = 'egress-token-secret-Zp47';
+    const OAUTH1_TOKEN = 'egressOAuth1TokenMv52';
+    const CLIENT_SECRET = 'egress-client-secret-Lk09';
+    const POST_SECRET = 'egress-post-secret-Rt61';
+    const issued: string[] = [];
+    // A token endpoint that checks the client's credentials and issues a new token every time;
+    // under /fail it misbehaves and echoes the credentials it got in a 500 body.
+    const tokenEndpoint = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        if (req.url === '/fail') {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`cannot issue for ${req.headers.authorization} ${body}`);
+          return;
+        }
+        const token = `egressIssuedAccessToken${issued.length}Xy`;
+        issued.push(token);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((resolve) => tokenEndpoint.listen(0, '127.0.0.1', resolve));
+    const tokenUrl = `http://127.0.0.1:${(tokenEndpoint.address() as AddressInfo).port}`;
+    const api = await startUpstream((req, res, record) => {
+      const reply = () => {
+        const status = record.url.includes('/reject') ? 401 : 200;
+        res.writeHead(status, { 'content-type': 'text/plain', 'content-length': '2' });
+        res.end('ok');
+      };
+      if (req.readableEnded) reply();
+      else req.once('end', reply);
+    });
+    const oauth1 = (placement: string) => ({
+      oauth1: {
+        consumerKey: 'egress-consumer',
+        consumerSecret: CONSUMER_SECRET,
+        token: OAUTH1_TOKEN,
+        tokenSecret: TOKEN_SECRET,
+        placement,
+      },
+    });
+    const oauth2 = (path: string, extra: Record<string, unknown> = {}) => ({
+      oauth2: {
+        tokenUrl: `${tokenUrl}${path}`,
+        clientId: 'egress-client',
+        clientSecret: CLIENT_SECRET,
+        ...extra,
+      },
+    });
+    const route = (name: string, sign: unknown) => ({
+      name,
+      match: { pathPrefix: `/${name}` },
+      upstream: api.url,
+      sign,
+    });
+    const gw = await spawnGateway({
+      config: {
+        egress: {
+          listen: { host: '127.0.0.1', port: 0 },
+          routes: [
+            route('header', oauth1('header')),
+            route('query', oauth1('query')),
+            route('body', oauth1('body')),
+            route('basic', oauth2('/token')),
+            route('post', {
+              oauth2: {
+                tokenUrl: `${tokenUrl}/token`,
+                clientId: 'egress-post',
+                clientSecret: POST_SECRET,
+                authMethod: 'client_secret_post',
+              },
+            }),
+            route('failing', oauth2('/fail')),
+          ],
+        },
+      },
+      env: { LOG_LEVEL: 'debug' },
+    });
+    const agent = new Agent({ keepAliveTimeout: 1_000 });
+    const statuses: number[] = [];
+    const send = async (
+      method: string,
+      path: string,
+      headers: Record<string, string> = {},
+      body?: string,
+    ) => {
+      const res = await agent.request({
+        origin: `http://127.0.0.1:${gw.egressPort}`,
+        path,
+        method: method as 'GET',
+        headers,
+        body: body ?? null,
+      });
+      await res.body.dump();
+      statuses.push(res.statusCode);
+      return res.statusCode;
+    };
+    try {
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      expect(await send('GET', '/header/a?x=1', { authorization: 'Bearer appOwnSecretTokenHh72' })).toBe(200);
+      expect(await send('GET', '/query/a?x=1')).toBe(200);
+      expect(await send('POST', '/body/a', form, 'text=hello')).toBe(200);
+      expect(await send('POST', '/header/a', form, 'text=hello')).toBe(200);
+      expect(await send('GET', '/header/a?oauth_token=appOauthParamSecret88')).toBe(400);
+      expect(await send('GET', '/basic/a')).toBe(200);
+      expect(await send('GET', '/basic/reject')).toBe(401); // retried once with a renewed token
+      expect(await send('GET', '/post/a')).toBe(200);
+      expect(await send('GET', '/failing/a')).toBe(503);
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+      const output = gw.output();
+      if (process.env['SHOW_GATEWAY_OUTPUT']) console.log(output);
+
+      const secrets = new Set<string>([
+        CONSUMER_SECRET,
+        TOKEN_SECRET,
+        OAUTH1_TOKEN,
+        CLIENT_SECRET,
+        POST_SECRET,
+        'appOwnSecretTokenHh72',
+        'appOauthParamSecret88',
+        ...issued,
+      ]);
+      expect(issued.length).toBeGreaterThanOrEqual(3);
+      // Every signature the API received.
+      for (const record of api.requests) {
+        const text = `${record.url} ${record.headers.authorization ?? ''} ${record.body.toString()}`;
+        for (const match of text.matchAll(/oauth_signature(?:=|=")([^&",\s]+)/g)) {
+          secrets.add(decodeURIComponent(match[1]!));
+        }
+      }
+      expect(api.requests.length).toBeGreaterThanOrEqual(7);
+      const tally = new Tally('secrets-in-logs (egress)');
+      for (const secret of secrets) {
+        const forms = new Set([
+          secret,
+          percentEncode(secret),
+          encodeURIComponent(secret),
+          Buffer.from(secret).toString('base64'),
+          Buffer.from(`egress-client:${secret}`).toString('base64'),
+          JSON.stringify(secret).slice(1, -1),
+        ]);
+        for (const shape of forms) {
+          if (shape.length >= 8 && output.includes(shape))
+            tally.bypass(`found ${JSON.stringify(shape)} in the output`);
+          else tally.reject();
+        }
+      }
+      tally.report({
+        secrets: secrets.size,
+        outputLines: output.split('\n').length,
+        requests: statuses.length,
+      });
+      expect(tally.findings).toEqual([]);
+      expect((output.match(/"msg":"egress"/g) ?? []).length).toBe(statuses.length);
+    } finally {
+      await agent.close();
+      await gw.dispose();
+      await api.close();
+      tokenEndpoint.closeAllConnections();
+      await new Promise<void>((resolve) => tokenEndpoint.close(() => resolve()));
+    }
+  });
 });

@@ -23,6 +23,8 @@ export interface SpawnedGateway {
   readonly port: number;
   readonly url: string;
   readonly adminPort: number;
+  /** Port of the egress listener, when the config has `egress`. */
+  readonly egressPort: number | undefined;
   readonly dir: string;
   readonly configPath: string;
   readonly credentialsPath: string;
@@ -125,9 +127,13 @@ export async function spawnGateway(options: {
     throw error;
   }
   const line = text.split('\n').find((l) => l.includes('"oauth-gateway listening"'))!;
-  const started = JSON.parse(line) as { listen: string; admin: string };
+  const started = JSON.parse(line) as { listen: string; admin: string; egress?: string };
   const port = Number(started.listen.slice(started.listen.lastIndexOf(':') + 1));
   const adminPort = Number(started.admin.slice(started.admin.lastIndexOf(':') + 1));
+  const egressPort =
+    started.egress === undefined
+      ? undefined
+      : Number(started.egress.slice(started.egress.lastIndexOf(':') + 1));
 
   return {
     child,
@@ -135,6 +141,7 @@ export async function spawnGateway(options: {
     port,
     url: `http://127.0.0.1:${port}`,
     adminPort,
+    egressPort,
     dir,
     configPath,
     credentialsPath,
