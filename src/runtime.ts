@@ -19,6 +19,7 @@ import { buildRouteTable, type CompiledRoute } from './proxy/router.js';
 import { createOAuth1Scheme, createOAuth2Scheme } from './proxy/schemes.js';
 import {
   createStores,
+  type FloorRaiseReport,
   MemoryNonceStore,
   type NonceStore,
   type NonceStoreStats,
@@ -162,6 +163,21 @@ async function connectRedis(
 /** Per process: server nonces stay valid across reloads (set a shared secret for several replicas). */
 const PROCESS_NONCE_SECRET = randomBytes(32);
 
+/** A bounded replay store gave up timestamps (at most once a minute per store). */
+function warnFloorRaise(logger: Logger | undefined, setting: string, report: FloorRaiseReport): void {
+  logger?.warn(
+    {
+      cause: `${setting}.maxEntries reached`,
+      maxEntries: report.maxEntries,
+      floor: report.floor,
+      effectiveWindowSeconds: Math.floor(report.effectiveWindowMs / 1000),
+      raises: report.raises,
+      droppedNonces: report.dropped,
+    },
+    `replay store full: the timestamps farthest from now are refused as stale instead of forgetting nonces (the effective window shrank); raise ${setting}.maxEntries or use the redis store`,
+  );
+}
+
 function dpopContext(
   config: GatewayFileConfig,
   jtis: NonceStore,
@@ -207,18 +223,8 @@ export async function createRuntime(
     }
     stores = createStores(loaded, redis, previous?.stores, {
       ...(redisPolicy === undefined ? {} : { redisPolicy }),
-      onFloorRaise: (report) =>
-        options.logger?.warn(
-          {
-            cause: 'oauth1.nonceStore.maxEntries reached',
-            maxEntries: report.maxEntries,
-            floor: report.floor,
-            effectiveWindowSeconds: Math.floor(report.effectiveWindowMs / 1000),
-            raises: report.raises,
-            droppedNonces: report.dropped,
-          },
-          'nonce store full: the oauth_timestamps farthest from now are refused as stale instead of forgetting nonces (the effective window shrank); raise oauth1.nonceStore.maxEntries or use the redis nonce store',
-        ),
+      onFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth1.nonceStore', report),
+      onDpopFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth2.dpop.jtiStore', report),
     });
   } catch (error) {
     if (redis !== undefined && redis !== previous?.redis) await redis.close();
