@@ -5,7 +5,8 @@
  *   { id, label, kind: 'gateway', auth: 'oauth1' | 'oauth2' | 'any',
  *     credential: <key of CREDENTIALS in lib/credentials.mjs>,
  *     nonceStore?: 'memory' | 'redis', tokenSources?: ['introspection'] | ['jwt'] | ...,
- *     needs?: ['redis' | 'as'], env?: {...}, nodeArgs?: [...] }
+ *     needs?: ['redis' | 'as'], env?: {...}, nodeArgs?: [...],
+ *     assertion?: 'EdDSA' | 'ES256' | 'RS256' }   (identity.assertion on, key from `keygen`)
  *
  * `needs: ['as']` starts the fake authorization server (servers/fake-as.mjs: RFC 7662
  * introspection and the JWKS). `kind: 'authlib'` rows are the in-app reference (Authlib in Flask
@@ -52,6 +53,14 @@ export const SCENARIOS = [
     credential: 'bearer-introspection',
     tokenSources: ['introspection'],
     needs: ['as'],
+  },
+  {
+    id: 'gateway-oauth2-store-assertion',
+    label: 'gateway OAuth2 bearer, store token + signed identity assertion (EdDSA)',
+    kind: 'gateway',
+    auth: 'oauth2',
+    credential: 'bearer-store',
+    assertion: 'EdDSA',
   },
   {
     id: 'gateway-oauth2-jwt',
@@ -137,6 +146,8 @@ export const RATIOS = [
   ['gateway/http-proxy-3', 'gateway-none', 'http-proxy-3'],
   ['gateway/nginx', 'gateway-none', 'nginx'],
   ['gateway/direct', 'gateway-none', 'direct'],
+  // Issue 19: the same route with and without the signed identity assertion.
+  ['assertion/no-assertion', 'gateway-oauth2-store-assertion', 'gateway-oauth2-store'],
   // RFC 9449: what a proof per request costs over the same JWT as a plain Bearer token.
   ['dpop/jwt', 'gateway-oauth2-dpop', 'gateway-oauth2-jwt'],
   // Authorization-only mode (nginx forwards, the gateway judges) against the gateway in proxy mode.
@@ -151,4 +162,5 @@ export const TARGETS = {
   'gateway-oauth2-introspection/gateway': 0.9,
   'gateway-oauth2-jwt/gateway': 0.9,
   'gateway-oauth1-redis/gateway': 0.8,
+  'assertion/no-assertion': 0.9,
 };

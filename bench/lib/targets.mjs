@@ -104,6 +104,7 @@ function gatewayConfig({
   authServer,
   dpop,
   authorizePort,
+  assertion,
 }) {
   // Authorization-only mode: the gateway judges, nginx forwards (no `upstream` on the route).
   const route = { name: 'bench', match: { pathPrefix: '/' }, auth };
@@ -129,6 +130,11 @@ function gatewayConfig({
         nonceStore: nonceStore ?? 'memory',
       },
       oauth2: oauth2Config(tokenSources, authServer, dpop),
+      ...(assertion === undefined
+        ? {}
+        : {
+            identity: { assertion: { algorithm: assertion.algorithm, keys: [{ path: assertion.keyPath }] } },
+          }),
       routes: [route],
     },
     null,
@@ -378,6 +384,17 @@ async function startGateway(ctx, scenario, authorizePort) {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const conf = join(dir, 'gateway.yaml');
+  // Identity assertion scenarios: a fresh key written like `oauth-gateway keygen` does.
+  let assertion;
+  if (scenario.assertion !== undefined) {
+    const keyPath = join(dir, 'assertion.pem');
+    execFileSync(
+      process.execPath,
+      [join(root, 'dist/main.js'), 'keygen', '--algorithm', scenario.assertion, '--out', keyPath],
+      { stdio: 'ignore' },
+    );
+    assertion = { algorithm: scenario.assertion, keyPath };
+  }
   writeFileSync(
     conf,
     gatewayConfig({
@@ -392,6 +409,7 @@ async function startGateway(ctx, scenario, authorizePort) {
       authServer: ctx.authServer,
       dpop: scenario.dpop,
       authorizePort,
+      assertion,
     }),
   );
   if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
