@@ -124,7 +124,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'oauth2.jwt.algorithms': 'Accepted `alg` values; `none` and HMAC are never accepted.',
   'oauth2.jwt.clockTolerance': 'Leeway for `exp`/`nbf`.',
   'oauth2.jwt.jwksCooldown':
-    'Least time between JWKS refetches (unknown `kid`, or after a failure while keys are cached); with no keys at all it retries after 1 s.',
+    'After a failed JWKS fetch, how long the keys already held verify alone before the endpoint is tried again (with no keys at all: 1 s). An unknown `kid` refetches at once whenever the last fetch is over 1 s old, whatever this says, and its refusal is cached only until that next allowed fetch, so a rotated key works within about a second.',
   'routes[].name': 'Unique; used in logs and metrics.',
   'routes[].match': 'What the route matches.',
   'routes[].match.methods': 'Only these methods; any when absent.',

@@ -10,7 +10,8 @@ import { INACTIVE } from './token-info.js';
  * - Key: sha256(token) hex; the raw token is never a key, in memory or in the shared L2.
  * - Coalescing: lru-cache's fetchMethod keeps one in-flight lookup per key, so N concurrent
  *   requests with one uncached token cost one backend call.
- * - Lifetime: active → min(exp − now, maxTtl) (no exp → maxTtl); inactive → negativeTtl. Every hit
+ * - Lifetime: active → min(exp − now, maxTtl) (no exp → maxTtl); inactive → negativeTtl, or less
+ *   when the answer says when it may change (`retryAt`: an unknown JWT kid). Every hit
  *   is re-checked against the clock and the token's own exp, so nothing outlives the token.
  * - Failures (TemporarilyUnavailable) reject the fetch and are not stored: the next request retries.
  * - What is stored is the token's facts, never a route's decision (see token-info.ts).
@@ -71,7 +72,10 @@ export class TokenCache {
 
   /** How long `info` may be served from now, in ms (≤ 0: not at all). */
   #lifetime(info: TokenInfo, nowMs: number): number {
-    if (!info.active) return this.#options.negativeTtlMs;
+    if (!info.active) {
+      const { negativeTtlMs } = this.#options;
+      return info.retryAt === undefined ? negativeTtlMs : Math.min(negativeTtlMs, info.retryAt - nowMs);
+    }
     const { maxTtlMs } = this.#options;
     return info.exp === undefined ? maxTtlMs : Math.min(info.exp * 1000 - nowMs, maxTtlMs);
   }

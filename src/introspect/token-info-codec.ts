@@ -24,6 +24,7 @@ export function reviveTokenInfo(value: unknown): TokenInfo | undefined {
   if (!optionalNumber(v['exp']) || !optionalNumber(v['nbf'])) return undefined;
   if (v['aud'] !== undefined && !isStringArray(v['aud'])) return undefined;
   if (!optionalString(v['jkt'])) return undefined;
+  if (!optionalNumber(v['retryAt'])) return undefined;
   return {
     active: v['active'],
     scopes: v['scopes'],
@@ -33,5 +34,6 @@ export function reviveTokenInfo(value: unknown): TokenInfo | undefined {
     nbf: v['nbf'],
     aud: v['aud'] as string[] | undefined,
     jkt: v['jkt'],
+    retryAt: v['retryAt'],
   };
 }

@@ -105,6 +105,26 @@ describe('TokenCache', () => {
     expect(state.calls).toBe(2);
   });
 
+  it('an inactive answer with retryAt (unknown JWT kid) is kept only until retryAt, not a whole negativeTtl', async () => {
+    const time = clock();
+    const { state, lookup } = backend(() => ({ active: false, scopes: [], retryAt: START + 700 }));
+    const cache = new TokenCache(lookup, {
+      maxEntries: 10,
+      maxTtlMs: 300_000,
+      negativeTtlMs: 10_000,
+      now: time.now,
+    });
+    await cache.get('new-kid');
+    time.ms += 699;
+    await cache.get('new-kid');
+    expect(state.calls).toBe(1);
+    // The JWKS may be refetched now: the key is found and the token verifies.
+    state.answer = () => activeUntil(START / 1000 + 3600);
+    time.ms += 1;
+    expect((await cache.get('new-kid')).active).toBe(true);
+    expect(state.calls).toBe(2);
+  });
+
   it('coalesces concurrent misses for one token into one backend call', async () => {
     const { state, lookup } = backend(() => activeUntil(START / 1000 + 3600));
     const cache = new TokenCache(lookup, {

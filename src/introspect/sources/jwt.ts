@@ -1,27 +1,24 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  type JWTPayload,
-  type JWTVerifyOptions,
-  jwtVerify,
-} from 'jose';
+import { decodeProtectedHeader, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { JwtConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
 import { identifierString } from '../../identifiers.js';
 import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
 import { parseScope } from '../../verify/scope.js';
+import { RemoteJwks } from '../jwks.js';
 import { INACTIVE, internClientId, userFromClaims } from '../token-info.js';
 import type { TokenSource } from '../token-source.js';
 
 /**
  * RFC 9068 JWT access tokens, verified locally against the issuer's JWKS.
  *
- * - Keys: jose's remote JWKS, cached `cacheMaxAge`, refetched when a token names an unknown `kid`
- *   but at most once per `cooldown` (a stream of forged kids cannot hammer the AS). If the JWKS
- *   endpoint is down, the last keys fetched keep verifying (stale-if-error); with no keys at all
- *   the answer is TemporarilyUnavailable.
+ * - Keys: the issuer's JWKS (introspect/jwks.ts), cached `cacheMaxAge`, refetched at once when a
+ *   token names an unknown `kid` and the last fetch is over a second old, so a rotated key works
+ *   within about a second (and forged kids cost the AS at most one fetch a second). If the JWKS
+ *   endpoint is down, the last keys fetched keep verifying (stale-if-error) and the endpoint is
+ *   retried after `jwksCooldown`; with no keys at all the answer is TemporarilyUnavailable.
+ * - An unknown-kid refusal carries `retryAt` (the next allowed fetch): the cache never keeps it
+ *   longer, so it cannot outlive the refetch that would have found the key.
  * - Algorithms: only `jwt.algorithms` (the schema admits asymmetric ones only), so `alg: none`
  *   and "HS256 keyed with the public key" forgeries fail before any key is used.
  * - `typ` must be `at+jwt` (jose also accepts `application/at+jwt`). RFC 9068 §4 says resource
@@ -35,8 +32,10 @@ import type { TokenSource } from '../token-source.js';
  */
 
 export interface JwksTuning {
-  /** Minimum time between refetches triggered by unknown kids (default 30 s). */
+  /** After a failed JWKS fetch, how long the keys held answer alone (`jwksCooldown`, default 30 s). */
   readonly cooldownMs?: number | undefined;
+  /** An unknown kid refetches when the last fetch is older than this (default 1 s). */
+  readonly unknownKidFloorMs?: number | undefined;
   /** How long fetched keys are trusted before a refetch (default 10 min). */
   readonly cacheMaxAgeMs?: number | undefined;
   /** Bound on one JWKS fetch (default 5 s). */
@@ -59,17 +58,9 @@ const TOKEN_FAULTS: ReadonlySet<string> = new Set([
   'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
 ]);
 
-/** A JWKS fetch that failed → why, for the warn line and the metric (jose's messages name no status). */
+/** Why a JWKS fetch (or a key import) failed, for the warn line and the metric. */
 function jwksFault(error: unknown): BackendFault {
-  if (error instanceof BackendFault) return error;
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (code === 'ERR_JWKS_INVALID' || (typeof message === 'string' && message.includes('parse'))) {
-    return new BackendFault('jwks', 'malformed_response');
-  }
-  if (typeof message === 'string' && message.startsWith('Expected 200 OK')) {
-    return new BackendFault('jwks', 'http_status');
-  }
-  return transportFault('jwks', error);
+  return error instanceof BackendFault ? error : transportFault('jwks', error);
 }
 
 function isTokenFault(error: unknown): boolean {
@@ -139,14 +130,14 @@ export function createJwtSource(
   /** Told about JWKS failures that keys already held covered for (no 503 will report them). */
   onStaleFallback: (fault: BackendFault) => void = () => {},
 ): TokenSource {
-  const cooldownMs = tuning.cooldownMs ?? 30_000;
-  const remote = createRemoteJWKSet(new URL(config.jwksUri), {
-    cooldownDuration: cooldownMs,
-    cacheMaxAge: tuning.cacheMaxAgeMs ?? 600_000,
-    timeoutDuration: tuning.timeoutMs ?? 5_000,
+  const jwks = new RemoteJwks({
+    uri: config.jwksUri,
+    now,
+    maxAgeMs: tuning.cacheMaxAgeMs ?? 600_000,
+    unknownKidFloorMs: tuning.unknownKidFloorMs ?? 1_000,
+    failureBackoffMs: tuning.cooldownMs ?? 30_000,
+    timeoutMs: tuning.timeoutMs ?? 5_000,
   });
-  /** When the JWKS endpoint last failed: during a cooldown after that, verify with stale keys only. */
-  let remoteFailedAt = Number.NEGATIVE_INFINITY;
 
   const baseOptions: JWTVerifyOptions = {
     issuer: config.issuer,
@@ -157,22 +148,16 @@ export function createJwtSource(
     requiredClaims: ['exp'],
   };
 
-  async function verifyWithStaleKeys(
+  /** Verify with the keys held; undefined when the token names a kid they do not have. */
+  async function verifyWithKeysHeld(
     token: string,
     options: JWTVerifyOptions,
-    cause: unknown,
-  ): Promise<TokenInfo> {
-    const cached = remote.jwks();
-    if (cached === undefined) {
-      throw new TemporarilyUnavailable(
-        cause === undefined ? new BackendFault('jwks', 'unavailable') : jwksFault(cause),
-      );
-    }
-    if (cause !== undefined) onStaleFallback(jwksFault(cause));
+  ): Promise<TokenInfo | undefined> {
     try {
-      const { payload } = await jwtVerify(token, createLocalJWKSet(cached), options);
+      const { payload } = await jwtVerify(token, jwks.keys!, options);
       return jwtClaimsToTokenInfo(payload);
     } catch (error) {
+      if ((error as { code?: unknown } | null)?.code === 'ERR_JWKS_NO_MATCHING_KEY') return undefined;
       if (isTokenFault(error)) return INACTIVE;
       throw new TemporarilyUnavailable(jwksFault(error));
     }
@@ -184,18 +169,33 @@ export function createJwtSource(
       if (!looksLikeJwt(token)) return undefined;
       const nowMs = now();
       const options: JWTVerifyOptions = { ...baseOptions, currentDate: new Date(nowMs) };
-      // With no keys at all there is nothing stale to serve: retry the JWKS after a second rather
-      // than a whole cooldown, so the gateway recovers soon after the authorization server does.
-      const backoffMs = remote.jwks() === undefined ? Math.min(1_000, cooldownMs) : cooldownMs;
-      if (nowMs - remoteFailedAt < backoffMs) return verifyWithStaleKeys(token, options, undefined);
-      try {
-        const { payload } = await jwtVerify(token, remote, options);
-        return jwtClaimsToTokenInfo(payload);
-      } catch (error) {
-        if (isTokenFault(error)) return INACTIVE;
-        remoteFailedAt = nowMs;
-        return verifyWithStaleKeys(token, options, error);
+      if (jwks.wantsRefresh(nowMs)) {
+        try {
+          await jwks.refresh();
+        } catch (fault) {
+          // Stale-if-error: the keys already held keep verifying; with none, fail closed (503).
+          if (jwks.keys !== undefined) onStaleFallback(jwksFault(fault));
+        }
       }
+      if (jwks.keys === undefined) {
+        throw new TemporarilyUnavailable(jwks.lastFault ?? new BackendFault('jwks', 'unavailable'));
+      }
+      const seen = jwks.generation;
+      const info = await verifyWithKeysHeld(token, options);
+      if (info !== undefined) return info;
+
+      // Unknown kid: perhaps a key published since the last fetch (RFC 7517 §4.5; a rotation).
+      try {
+        if (await jwks.refreshForUnknownKid(seen)) {
+          const again = await verifyWithKeysHeld(token, options);
+          if (again !== undefined) return again;
+        }
+      } catch (fault) {
+        onStaleFallback(jwksFault(fault));
+      }
+      // Refused, but only until the keys may be fetched again: the cache must not keep this answer
+      // longer, or a freshly rotated key would keep failing for a whole negativeTtl.
+      return { ...INACTIVE, retryAt: jwks.nextFetchAt() };
     },
     async close() {},
   };

@@ -20,4 +20,9 @@ export interface TokenInfo {
    * accepted only with a DPoP proof made with that key, never as a plain Bearer token.
    */
   readonly jkt?: string | undefined;
+  /**
+   * Unix ms after which this (inactive) answer may change: a JWT naming a `kid` the keys held did
+   * not have is refused only until the JWKS may be fetched again. Caches keep it no longer.
+   */
+  readonly retryAt?: number | undefined;
 }

@@ -95,12 +95,12 @@ describe('oauth2 against oidc-provider, end to end', () => {
             issuer: as.issuer,
             audience: RESOURCES.jwt,
             algorithms: ['RS256'],
-            // Short so the rotation test does not wait out the default 30 s.
-            jwksCooldown: '2s',
+            // jwksCooldown stays at its 30 s default: an unknown kid refetches after the 1 s floor.
           },
-          // Only for its cache settings (the cache sits in front of every source): a short negative
-          // TTL so the key-rotation test sees the moment the new key is picked up.
-          introspection: introspectionBlock(as.introspectionUrl, { negativeTtl: '200ms' }),
+          // Only for its cache settings (the cache sits in front of every source), at their
+          // defaults (negativeTtl 10 s): an unknown-kid refusal is cached only until the next
+          // allowed refetch, so the key-rotation test needs no shortened TTL.
+          introspection: introspectionBlock(as.introspectionUrl),
         },
         routes: routes(upstream.url),
       },
@@ -422,14 +422,15 @@ describe('oauth2 against oidc-provider, end to end', () => {
       const jwksBefore = as.requests('/jwks');
       const rotatedAt = Date.now();
 
-      // Unknown kid → refetch, at most once per cooldown (`jwksCooldown`, 2 s here, counted from the last
-      // fetch) so forged kids cannot hammer the AS. Until then the token is refused, never 5xx.
+      // Unknown kid → refetch at once when the last fetch is over the 1 s floor (issue 14), however
+      // long jwksCooldown is; before that the token is refused, never 5xx, and that refusal is not
+      // cached past the floor.
       const statuses: number[] = [];
       for (;;) {
         const status = (await through(verifying, '/jwt/x', newKeyToken)).reply.status;
         statuses.push(status);
         if (status === 200 || Date.now() - rotatedAt > 10_000) break;
-        await sleep(250);
+        await sleep(100);
       }
       console.log(
         'rotation: accepted %d ms after rotation (%d ms after the first JWKS fetch); before that %j; JWKS fetches %d',
@@ -445,8 +446,9 @@ describe('oauth2 against oidc-provider, end to end', () => {
       expect(as.requests('/jwks') - jwksBefore).toBeLessThanOrEqual(2);
       // The JWKS still publishes the old key: tokens it signed keep working.
       expect((await through(verifying, '/jwt/x', oldKeyToken)).reply.status).toBe(200);
-      // The refetch waited for the configured cooldown, not the 30 s default.
-      expect(Date.now() - jwksFetchedAt).toBeLessThan(15_000);
+      // Accepted after the floor, not after the 30 s cooldown or the 10 s negative TTL: bounded by
+      // the polling itself (100 ms steps), so the bound holds on a loaded machine too.
+      expect(statuses.length).toBeLessThanOrEqual(40);
     }, 30_000);
   });
 });

@@ -2,6 +2,7 @@ import { createHmac, createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
 import { createJwtSource } from '../../../src/introspect/sources/jwt.js';
+import type { BackendFault } from '../../../src/observability/backend-failures.js';
 import {
   type AuthorizationServer,
   RESOURCES,
@@ -173,8 +174,9 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
     });
   });
 
-  it('JWKS key rotation: a token with a new kid triggers a refetch and verifies', async () => {
-    const source = jwtSource();
+  it('JWKS key rotation: a new kid refetches at once when the last fetch is over the 1 s floor', async () => {
+    let now = Date.now();
+    const source = jwtSource({}, () => now, 30_000);
     const before = await as.getToken({ resource: 'jwt', scope: 'read' });
     expect((await source.lookup(before))?.active).toBe(true);
     const jwksFetches = as.requests('/jwks');
@@ -182,22 +184,70 @@ describe('RFC 9068 JWT access tokens from oidc-provider', () => {
     const { kid } = await as.rotateKeys();
     const after = await as.getToken({ resource: 'jwt', scope: 'read' });
     expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).toBe(kid);
+    // 1.5 s after the last fetch: past the floor, so the unknown kid refetches at once, although
+    // the 30 s jwksCooldown has not passed.
+    now += 1_500;
     expect((await source.lookup(after))?.active).toBe(true);
     expect(as.requests('/jwks')).toBe(jwksFetches + 1);
     // The old key stays published, so tokens issued before the rotation still verify.
     expect((await source.lookup(before))?.active).toBe(true);
   });
 
-  it('unknown kids refetch the JWKS at most once per cooldown', async () => {
-    const source = jwtSource({}, Date.now, 60_000);
+  it('a new kid right after a fetch is refused only until the floor has passed (retryAt), then verifies', async () => {
+    let now = Date.now();
+    const source = jwtSource({}, () => now, 30_000);
+    await source.lookup(await as.getToken({ resource: 'jwt', scope: 'read' }));
+    const fetchedAt = now;
+    await as.rotateKeys();
+    const after = await as.getToken({ resource: 'jwt', scope: 'read' });
+    now += 200;
+    const refused = await source.lookup(after);
+    expect(refused).toMatchObject({ active: false, retryAt: fetchedAt + 1_000 });
+    now = fetchedAt + 1_000;
+    expect((await source.lookup(after))?.active).toBe(true);
+  });
+
+  it('forged kids refetch the JWKS at most once per floor (1 s), whatever the cooldown', async () => {
+    let now = Date.now();
+    const source = jwtSource({}, () => now, 60_000);
     const good = await as.getToken({ resource: 'jwt', scope: 'read' });
     await source.lookup(good);
     const fetches = as.requests('/jwks');
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 40; i++) {
+      now += 100; // 40 forged kids over 4 s
       const forged = `${b64url({ alg: 'RS256', typ: 'at+jwt', kid: `random-${i}` })}.${b64url({ sub: 'x' })}.c2ln`;
       expect((await source.lookup(forged))?.active).toBe(false);
     }
-    expect(as.requests('/jwks')).toBe(fetches);
+    expect(as.requests('/jwks') - fetches).toBe(4);
+  });
+
+  it('an unknown kid while the JWKS endpoint fails: refused until the cooldown ends, the failure reported', async () => {
+    let now = Date.now();
+    const reported: BackendFault[] = [];
+    const config = oauth2Config({
+      tokenSources: ['jwt'],
+      jwt: { jwksUri: as.jwksUri, issuer: as.issuer, audience: RESOURCES.jwt, algorithms: ['RS256'] },
+    });
+    const source = createJwtSource(
+      config.jwt!,
+      () => now,
+      { cooldownMs: 30_000 },
+      (fault) => reported.push(fault),
+    );
+    await source.lookup(await as.getToken({ resource: 'jwt', scope: 'read' }));
+    await as.rotateKeys();
+    const after = await as.getToken({ resource: 'jwt', scope: 'read' });
+    await as.stop();
+    try {
+      now += 2_000;
+      const refused = await source.lookup(after);
+      expect(refused).toMatchObject({ active: false, retryAt: now + 30_000 });
+      expect(reported.map((fault) => [fault.source, fault.reason])).toEqual([['jwks', 'unreachable']]);
+    } finally {
+      await as.start();
+    }
+    now += 30_000;
+    expect((await source.lookup(after))?.active).toBe(true);
   });
 
   it('JWKS down: with no keys yet → TemporarilyUnavailable; with (stale) keys fetched → still verifies', async () => {
