@@ -4,7 +4,7 @@ import { freePort, type NginxInstance, startNginx } from '../../helpers/nginx.js
 import { rawRequest } from '../../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { forwardAuthSuite } from './suite.js';
-import { rawGet, readExample, templateNginx } from './support.js';
+import { BEARER, credentials, ROUTES, rawGet, readExample, templateNginx } from './support.js';
 
 /** Debian's nginx (auth_request built in) running examples/forward-auth/nginx.conf. */
 async function startExampleNginx(authorize: number, app: number): Promise<NginxInstance> {
@@ -88,4 +88,44 @@ describe('nginx auth_request: the gateway status reaches the client, not a blank
     }
     expect(app.requests.filter((r) => r.url !== '/__ready')).toHaveLength(0);
   });
+});
+
+/**
+ * The listener on a non-loopback address believes only `trustedProxies`: a front that is not listed
+ * is refused for every check (403 untrusted_peer reaches the client), valid credentials or not.
+ */
+describe('nginx auth_request asking a gateway that does not trust it', () => {
+  for (const [trustedProxies, status] of [
+    [[], 403],
+    [['127.0.0.1/32'], 200],
+  ] as const) {
+    it(`trustedProxies ${JSON.stringify(trustedProxies)} → ${status}`, async () => {
+      const app = await startUpstream();
+      const gw = await startTestGateway({
+        config: {
+          trustedProxies: [...trustedProxies],
+          authorize: { listen: { host: '0.0.0.0', port: 0 } },
+          routes: ROUTES,
+        },
+        credentials: credentials(),
+      });
+      const nginx = await startExampleNginx(gw.authorizePort!, app.port);
+      try {
+        const reply = await rawRequest(
+          nginx.port,
+          rawGet('/feed/latest', `127.0.0.1:${nginx.port}`, [
+            ['Authorization', `Bearer ${BEARER.accessToken}`],
+          ]),
+        );
+        expect(reply.status, reply.raw).toBe(status);
+        const reached = app.requests.filter((r) => r.url === '/feed/latest');
+        expect(reached).toHaveLength(status === 200 ? 1 : 0);
+        if (status === 403) expect(JSON.parse(reply.body)).toEqual({ error: 'untrusted_peer' });
+      } finally {
+        await nginx.stop();
+        await gw.stop();
+        await app.close();
+      }
+    });
+  }
 });
