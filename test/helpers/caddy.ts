@@ -52,11 +52,12 @@ export async function startCaddy(caddyfile: (port: number) => string): Promise<C
   });
   const deadline = Date.now() + 15_000;
   for (;;) {
+    // Ours, not whatever else grabbed the free port in between (caddy then exits with an error).
     const up = await fetch(`http://127.0.0.1:${port}/__ready`).then(
-      () => true,
+      (r) => r.headers.get('server') === 'Caddy',
       () => false,
     );
-    if (up) break;
+    if (up && child.exitCode === null) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });

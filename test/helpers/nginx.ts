@@ -68,11 +68,12 @@ ${httpBlock(dir, port)}
   const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
   const deadline = Date.now() + 10_000;
   for (;;) {
+    // Ours, not whatever else grabbed the free port in between (nginx then exits with an error).
     const ok = await fetch(`http://127.0.0.1:${port}/__ready`).then(
-      () => true,
+      (r) => r.headers.get('server')?.startsWith('nginx') === true,
       () => false,
     );
-    if (ok) break;
+    if (ok && child.exitCode === null) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
       throw new Error(`nginx did not start on port ${port}: ${await errorLog()}`);

@@ -8,6 +8,7 @@ import {
   type TestUpstream,
 } from '../../helpers/upstream.js';
 import {
+  ADMIN_BEARER,
   BEARER,
   CONSUMER,
   credentials,
@@ -293,19 +294,7 @@ export function forwardAuthSuite(spec: FrontSpec): void {
 
     describe('route bypass shapes never reach a protected path without auth', () => {
       // Each names /admin (oauth2, scope admin) by way of the public route.
-      for (const target of [
-        '/public/../admin/users',
-        '/public/%2e%2e/admin/users',
-        '/public/%2E%2E/admin/users',
-        '/public/.%2e/admin/users',
-        '//admin/users',
-        '/public//../admin/users',
-        '/admin;public/users',
-        '/admin/;/users',
-        '/public/..;/admin/users',
-        '/public/%2e%2e%2fadmin/users',
-        '/%61dmin/users',
-      ]) {
+      for (const target of BYPASS_SHAPES) {
         it(target, async () => {
           const reply = await send(target);
           expect(reply.status, reply.raw).toBeGreaterThanOrEqual(400);
@@ -322,6 +311,43 @@ export function forwardAuthSuite(spec: FrontSpec): void {
         expect(urls).toHaveLength(1);
         expect(['/admin/../public/x', '/public/x']).toContain(urls[0]);
       });
+
+      it('with an admin token, the app receives exactly the request-target the gateway judged', async () => {
+        // Either the front refuses the shape itself (400) or it forwards the client's bytes
+        // unchanged: the gateway judged X-Original-URI/X-Forwarded-Uri, the app reads the same.
+        const seen: string[] = [];
+        for (const target of BYPASS_SHAPES) {
+          seenBefore = app.requests.length;
+          const reply = await send(target, [['Authorization', `Bearer ${ADMIN_BEARER.accessToken}`]]);
+          const urls = received().map((r) => r.url);
+          seen.push(`${target} → ${reply.status} ${urls.join(' ') || '(app not asked)'}`);
+          if (reply.status === 200) {
+            expect(urls, target).toEqual([target]);
+            expect(identitySeen(received()[0]!).find(([n]) => n === 'x-oauth-user')?.[1]).toBe(
+              ADMIN_BEARER.userId,
+            );
+          } else {
+            expect([400, 404], `${target}: ${reply.raw}`).toContain(reply.status);
+            expect(urls, target).toEqual([]);
+          }
+        }
+        if (process.env['SHOW_BYPASS'] !== undefined)
+          process.stderr.write(`${spec.name}\n${seen.join('\n')}\n`);
+      });
     });
   });
 }
+
+const BYPASS_SHAPES = [
+  '/public/../admin/users',
+  '/public/%2e%2e/admin/users',
+  '/public/%2E%2E/admin/users',
+  '/public/.%2e/admin/users',
+  '//admin/users',
+  '/public//../admin/users',
+  '/admin;public/users',
+  '/admin/;/users',
+  '/public/..;/admin/users',
+  '/public/%2e%2e%2fadmin/users',
+  '/%61dmin/users',
+];

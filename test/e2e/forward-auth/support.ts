@@ -18,9 +18,19 @@ export const MACHINE_BEARER = {
   scope: 'jobs',
 } as const;
 
+/** A token with the `admin` scope, to see what the app receives for an allowed bypass shape. */
+export const ADMIN_BEARER = {
+  accessToken: 'adminBearerH5t8Wc2Nm6Yq3',
+  clientId: 'admin-client',
+  userId: 'root',
+  scope: 'admin',
+} as const;
+
 export function credentials(): Record<string, unknown> {
+  const issuedAt = Math.floor(Date.now() / 1000);
   return credentialsFile([
-    { ...MACHINE_BEARER, revoked: false, issuedAt: Math.floor(Date.now() / 1000), expiresIn: 0 },
+    { ...MACHINE_BEARER, revoked: false, issuedAt, expiresIn: 0 },
+    { ...ADMIN_BEARER, revoked: false, issuedAt, expiresIn: 0 },
   ]);
 }
 
