@@ -44,6 +44,9 @@ export async function startCaddy(caddyfile: (port: number) => string): Promise<C
       XDG_CONFIG_HOME: join(dir, 'config'),
     },
   });
+  // A test worker that dies (or a failed beforeAll) must not leave Caddy running after it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
@@ -70,6 +73,7 @@ export async function startCaddy(caddyfile: (port: number) => string): Promise<C
     port,
     output: () => output,
     async stop() {
+      process.off('exit', killOnExit);
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);

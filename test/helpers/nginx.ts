@@ -65,6 +65,9 @@ ${httpBlock(dir, port)}
 `;
   await writeFile(join(dir, 'nginx.conf'), config);
   const child: ChildProcess = spawn(binary, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+  // A test worker that dies (or a failed beforeAll) must not leave nginx running after it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   const errorLog = () => readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -86,6 +89,7 @@ ${httpBlock(dir, port)}
     dir,
     errorLog,
     async stop() {
+      process.off('exit', killOnExit);
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
