@@ -158,4 +158,27 @@ describe('egress configuration', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('an egress-only sidecar loads without a credentials file (it verifies nothing)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'egress-config-'));
+    try {
+      await writeFile(join(dir, 'gateway.yaml'), stringify({ egress: { routes: [egressRoute()] } }));
+      const loaded = await loadConfig(join(dir, 'gateway.yaml'), {});
+      expect(loaded.config.egress?.routes[0]?.name).toBe('api');
+      // With ingress routes, the file is required as before.
+      await writeFile(
+        join(dir, 'gateway.yaml'),
+        stringify({
+          egress: { routes: [egressRoute()] },
+          routes: [{ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', auth: 'oauth1' }],
+        }),
+      );
+      const error = await loadConfig(join(dir, 'gateway.yaml'), {}).catch((e: unknown) => e);
+      expect((error as ConfigError).issues).toEqual([
+        `credentials.path: cannot read ${join(dir, 'credentials.yaml')} (file not found)`,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

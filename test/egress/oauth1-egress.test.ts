@@ -1,13 +1,18 @@
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import {
   makeTestPki,
   type OAuth1Api,
+  PYTHON,
   requirePythonModules,
   startOAuth1Api,
   type TestPki,
@@ -313,5 +318,42 @@ describe('OAuth1 egress (oauthlib over TLS verifies what the gateway signed)', (
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ route: 'sha1', status: 200, sign: 'oauth1', method: 'GET' });
     expect(JSON.stringify(lines[0])).not.toContain('secretish');
+  });
+
+  test('docs/egress.md worked example: examples/egress/app.py (Python requests, no OAuth code) through examples/egress/gateway.yaml', async () => {
+    const example = (path: string) =>
+      fileURLToPath(new URL(`../../examples/egress/${path}`, import.meta.url));
+    const config = parse(await readFile(example('gateway.yaml'), 'utf8')) as {
+      egress: { listen: Record<string, unknown> };
+    };
+    config.egress.listen = { host: '127.0.0.1', port: 0 };
+    const sidecar = await startTestGateway({
+      config,
+      env: {
+        PHOTOS_API_URL: `${api.origin}/api/v1`,
+        PHOTOS_API_CA: pki.caFile,
+        PHOTOS_CONSUMER_KEY: CLIENT.key,
+        PHOTOS_CONSUMER_SECRET: CLIENT.secret,
+        PHOTOS_TOKEN: TOKEN.token,
+        PHOTOS_TOKEN_SECRET: TOKEN.secret,
+        BILLING_CLIENT_SECRET: 'unused-here',
+      },
+    });
+    try {
+      const { stdout } = await promisify(execFile)(PYTHON, [example('app.py')], {
+        env: { ...process.env, EGRESS_URL: sidecar.egressUrl! },
+      });
+      const [photos, status] = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { status: number; body: Verdict });
+      expect(photos!.body.error).toBeNull();
+      expect(photos).toMatchObject({ status: 200, body: { valid: true, method: 'GET' } });
+      expect(photos!.body.path).toBe('/api/v1/photos?file=vacation.jpg&caption=caf%C3%A9+%26+co');
+      expect(status).toMatchObject({ status: 200, body: { valid: true, method: 'POST' } });
+      expect(status!.body.body).toBe('status=Hello+Ladies+%2B+Gentlemen%2C+a+signed+OAuth+request%21');
+    } finally {
+      await sidecar.stop();
+    }
   });
 });
