@@ -20,9 +20,9 @@ import type { AssertionKeySet } from './assertion-keys.js';
  * JSON.stringify, two base64url encodings and one signature. The signature uses node:crypto's
  * callback form, which runs on the libuv threadpool: the house rule keeps sync crypto other than
  * HMAC off the event loop, and RS256 (~270 µs per signature) would stall every other request.
- * Measured with bench/assertion-sign.mjs: the callback form costs the same CPU as the sync one
- * under load (Ed25519 ≈ 48 vs 46 µs) and half of jose's WebCrypto path (≈ 100 µs), which is why
- * jose is used for key metadata only.
+ * Measured with bench/assertion-sign.mjs (BENCHMARKS.md, "Identity assertion"): under load the
+ * callback form costs about the CPU of the sync one (Ed25519 48–67 vs 46–62 µs per assertion) and
+ * half of jose's WebCrypto path (100–144 µs), which is why jose is used for key metadata only.
  */
 
 export const ASSERTION_TYPE = 'oauth-gateway-assertion+jwt';

@@ -279,6 +279,48 @@ describe('identity assertion (EdDSA)', () => {
     expect(payload['client_id']).toBe('machine-client');
   });
 
+  it('a key file replaced in place is picked up by a reload (its bytes count in the config hash)', async () => {
+    const path = join(keyDir, 'in-place.pem');
+    await writeAssertionKey(keyDir, 'in-place.pem', 'ed25519');
+    const config = {
+      identity: { assertion: { keys: [{ path }], issuer: ISSUER } },
+      routes: [{ name: 'api', match: { pathPrefix: '/api' }, upstream: upstream.url, auth: 'oauth2' }],
+    };
+    const local = await startTestGateway({ config, credentials: credentialsFile() });
+    try {
+      const [before] = (await fetchJwks(local.adminUrl)).keys;
+      await rm(path);
+      await writeAssertionKey(keyDir, 'in-place.pem', 'ed25519');
+      expect(await local.reload()).toBe(true);
+      const [after] = (await fetchJwks(local.adminUrl)).keys;
+      expect(after!.kid).not.toBe(before!.kid);
+      expect(after!['x']).not.toBe(before!['x']);
+    } finally {
+      await local.stop();
+    }
+  });
+
+  it('without identity.assertion there is no JWKS and no assertion header', async () => {
+    const plain = await startTestGateway({
+      config: {
+        routes: [{ name: 'api', match: { pathPrefix: '/api' }, upstream: upstream.url, auth: 'oauth2' }],
+      },
+      credentials: credentialsFile(),
+    });
+    try {
+      expect((await fetch(`${plain.adminUrl}/.well-known/jwks.json`)).status).toBe(404);
+      const before = upstream.requests.length;
+      const res = await fetch(`${plain.url}/api/x`, {
+        headers: { authorization: `Bearer ${BEARER.accessToken}`, 'x-oauth-assertion': 'forged' },
+      });
+      expect(res.status).toBe(200);
+      const record = (await upstream.waitForRequests(before + 1))[before]!;
+      expect(receivedHeader(record, 'x-oauth-assertion')).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('a WebSocket upgrade carries an assertion too', async () => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(wss, 'listening');

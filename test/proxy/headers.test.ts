@@ -230,6 +230,36 @@ describe('buildUpstreamHeaders: identity headers', () => {
   });
 });
 
+describe('buildUpstreamHeaders: identity assertion header', () => {
+  const identity: Identity = { user: 'alice', clientId: 'demo', scopes: ['s'], method: 'oauth2' };
+  const forged = ['X-OAuth-Assertion', 'x_oauth_assertion', 'X_OAUTH-ASSERTION'];
+
+  it('client copies are stripped even when assertions are off (default name)', () => {
+    const out = build(['Host', 'h', ...forged.flatMap((name) => [name, 'forged'])], { identity });
+    expect(out).not.toContain('forged');
+    expect(names(out).map(canonicalHeaderName)).not.toContain('x-oauth-assertion');
+  });
+
+  it('the gateway’s assertion is the only copy, under the configured name; the default name stays stripped', () => {
+    const policy = policyFor({ assertion: { header: 'X-Gateway-Proof', keys: [{ path: 'k.pem' }] } });
+    const out = build(
+      [
+        'Host',
+        'h',
+        'x_gateway_proof',
+        'forged',
+        'X-Gateway-Proof',
+        'forged',
+        ...forged.flatMap((n) => [n, 'forged']),
+      ],
+      { policy, identity, assertion: 'header.payload.signature' },
+    );
+    expect(out).not.toContain('forged');
+    expect(values(out, 'x-gateway-proof')).toEqual(['header.payload.signature']);
+    expect(names(out).map(canonicalHeaderName)).not.toContain('x-oauth-assertion');
+  });
+});
+
 describe('buildUpstreamHeaders: Authorization', () => {
   it.each([['Authorization'], ['authorization'], ['AUTHORIZATION']])(
     '%s is removed by default',
