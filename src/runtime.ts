@@ -27,7 +27,10 @@ import {
   type RedisConnection,
   RedisPolicyGuard,
   RedisSharedTokenCache,
+  type SqlDriver,
+  type SqlStoreObserver,
   type Stores,
+  sqlConnectionSettings,
 } from './store/index.js';
 import { createDpopNonces } from './verify/dpop/nonce.js';
 import type { DpopBindingContext, DpopMode } from './verify/dpop/request.js';
@@ -43,6 +46,8 @@ export interface Runtime extends ProxyContext {
   readonly loaded: LoadedConfig;
   readonly stores: Stores;
   readonly redis: RedisConnection | undefined;
+  /** The SQL credential store's pool (credentials.type: sql), carried over by reloads. */
+  readonly sql: SqlDriver | undefined;
   readonly tokens: TokenResolver;
   /** Egress routes (signers, token caches), when `egress` is configured. */
   readonly egress: EgressContext | undefined;
@@ -199,6 +204,48 @@ function dpopContext(
   };
 }
 
+async function connectSql(
+  config: GatewayFileConfig,
+  previous: Runtime | undefined,
+  logger: Logger | undefined,
+): Promise<SqlDriver | undefined> {
+  if (config.credentials.type !== 'sql') return undefined;
+  if (
+    previous?.sql !== undefined &&
+    isDeepStrictEqual(sqlConnectionSettings(previous.config), sqlConnectionSettings(config))
+  ) {
+    return previous.sql;
+  }
+  // Loaded on demand, like ioredis: pg / mysql2 only when the config names that database.
+  const { openSqlDriver } = await import('./store/sql-driver.js');
+  const { url, tls, pool, statementTimeout } = config.credentials.sql;
+  let lastLogged = 0;
+  return openSqlDriver(
+    { url, tls, pool, statementTimeout },
+    {
+      onError: (message) => {
+        const now = Date.now();
+        if (now - lastLogged > 10_000) {
+          lastLogged = now;
+          // The driver's message names host and user at most; the URL (with its password) never.
+          logger?.warn({ error: message }, 'database connection error; uncached credentials get 503');
+        }
+      },
+    },
+  );
+}
+
+function sqlObserver(logger: Logger | undefined, metrics: Metrics | undefined): SqlStoreObserver {
+  return {
+    onLookup: (record) => metrics?.sqlLookups.inc({ record }),
+    onQuery: (query, outcome, seconds) => {
+      metrics?.sqlQueries.inc({ query, outcome });
+      metrics?.sqlQueryDuration.observe({ query }, seconds);
+    },
+    onProblem: (message) => logger?.warn(message),
+  };
+}
+
 export async function createRuntime(
   loaded: LoadedConfig,
   previous: Runtime | undefined,
@@ -209,6 +256,7 @@ export async function createRuntime(
   // Before any connection is opened, so that a bad key leaks nothing.
   const assertions = await buildAssertions(loaded, now);
   const redis = await connectRedis(config, previous, options.logger);
+  let sql: SqlDriver | undefined;
   let stores: Stores;
   let redisPolicy: RedisPolicyGuard | undefined;
   try {
@@ -221,13 +269,21 @@ export async function createRuntime(
       redisPolicy = policyGuardFor(redis, config, options);
       await redisPolicy.checkAtStart();
     }
-    stores = createStores(loaded, redis, previous?.stores, {
-      ...(redisPolicy === undefined ? {} : { redisPolicy }),
-      onFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth1.nonceStore', report),
-      onDpopFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth2.dpop.jtiStore', report),
-    });
+    sql = await connectSql(config, previous, options.logger);
+    stores = createStores(
+      loaded,
+      redis,
+      previous?.stores,
+      {
+        ...(redisPolicy === undefined ? {} : { redisPolicy }),
+        onFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth1.nonceStore', report),
+        onDpopFloorRaise: (report) => warnFloorRaise(options.logger, 'oauth2.dpop.jtiStore', report),
+      },
+      sql === undefined ? undefined : { driver: sql, observer: sqlObserver(options.logger, options.metrics) },
+    );
   } catch (error) {
     if (redis !== undefined && redis !== previous?.redis) await redis.close();
+    if (sql !== undefined && sql !== previous?.sql) await sql.close();
     throw error;
   }
   const oauth1 = createOAuth1Scheme(config, {
@@ -277,6 +333,7 @@ export async function createRuntime(
     assertionKeys: assertions?.keys,
     stores,
     redis,
+    sql,
     tokens,
     egress,
     backendFailures,
@@ -291,6 +348,7 @@ export async function createRuntime(
       const checks: Record<string, boolean> = { config: true };
       if (redis !== undefined) checks['redis'] = await redis.ping();
       if (redisPolicy !== undefined) checks['redisMaxmemoryPolicy'] = !redisPolicy.blocked;
+      if (sql !== undefined) checks['database'] = await sql.ping();
       return checks;
     },
     readinessWarnings: () => {
@@ -305,6 +363,7 @@ export async function createRuntime(
         await stores.dpopJtis.close();
       if (next?.stores.credentials !== stores.credentials) await stores.credentials.close();
       if (redis !== undefined && next?.redis !== redis) await redis.close();
+      if (sql !== undefined && next?.sql !== sql) await sql.close();
     },
   };
   return runtime;

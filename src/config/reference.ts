@@ -104,7 +104,45 @@ const DESCRIPTIONS: Record<string, string> = {
   'redis.sentinelPassword': 'Password of the Sentinel nodes themselves.',
   'redis.cluster': 'Cluster seed nodes; when set, `url` supplies only credentials and TLS.',
   'credentials.type':
-    '`file` (credentials.yaml, reloaded with the config) or `redis` (hashes, docs/redis.md).',
+    '`file` (credentials.yaml, reloaded with the config), `redis` (hashes, docs/redis.md) or `sql` (the authorization server’s tables, docs/sql.md).',
+  'credentials.sql':
+    'Read credentials from the authorization server’s own SQL tables, read-only (docs/sql.md).',
+  'credentials.sql.url':
+    '`postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL; put the password in `${ENV}`. Never logged.',
+  'credentials.sql.tls': 'TLS to the database (absent: as the URL says, e.g. `?sslmode=require`).',
+  'credentials.sql.tls.ca': 'PEM file of the CA that signed the server certificate.',
+  'credentials.sql.tls.rejectUnauthorized': 'Verify the server certificate.',
+  'credentials.sql.tls.servername': 'Name to verify in the certificate when it differs from the URL host.',
+  'credentials.sql.pool.max': 'Connections at most.',
+  'credentials.sql.pool.idleTimeout': 'An idle connection is closed after this.',
+  'credentials.sql.pool.connectTimeout':
+    'Connecting, or waiting for a free connection, longer than this answers 503.',
+  'credentials.sql.pool.maxWaiting':
+    'Uncached lookups allowed to wait for a connection beyond `max`; more fail at once with 503.',
+  'credentials.sql.statementTimeout':
+    'Per query (enforced by the server and the gateway); slower answers 503.',
+  'credentials.sql.cacheTtl':
+    'A found record is reused this long: the bound on how long a revoked/deleted one still works.',
+  'credentials.sql.negativeTtl':
+    'An unknown key is remembered this long: the bound on how long a new record stays unknown.',
+  'credentials.sql.cacheMaxEntries': 'Records cached per type (clients, tokens, bearer tokens).',
+  'credentials.sql.preset':
+    'Tables of a known framework: a name, or `{name, tables, user, rsaKeyColumn}` (docs/sql.md shows each preset’s SQL).',
+  'credentials.sql.preset.tables': 'Table names when they differ from the framework’s defaults.',
+  'credentials.sql.preset.user':
+    'Identity header value: the user’s primary key (`id`) or the joined `username`.',
+  'credentials.sql.preset.rsaKeyColumn':
+    'authlib presets: the Client column with an RSA public key (PEM), if any.',
+  'credentials.sql.queries':
+    'Instead of a preset: one SELECT per record type, with exactly one parameter (`$1` PostgreSQL, `?` MySQL); result columns named after the record fields.',
+  'credentials.sql.queries.client':
+    'OAuth1 consumer by client id: `client_id`, `client_secret`, optional `rsa_public_key`.',
+  'credentials.sql.queries.token':
+    'OAuth1 token credentials by token: `token`, `token_secret`, `client_id`, optional `user_id`, `scope`.',
+  'credentials.sql.queries.bearerToken':
+    'OAuth2 token by its value: `client_id`, `user_id`, `scope`, `revoked`/`revoked_at`, `issued_at` + `expires_in`, or `expires_at`.',
+  'credentials.sql.notifyChannel':
+    'PostgreSQL: LISTEN here; each NOTIFY evicts the named record at once (docs/sql.md).',
   'credentials.path': 'credentials.yaml, relative to gateway.yaml.',
   'credentials.cacheTtl':
     'In-process cache of Redis records: a deleted or revoked record stops working within this bound.',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_NONCES } from '../store/memory.js';
 import { DPOP_ALGORITHMS } from '../verify/dpop/proof.js';
 import { SIGNATURE_METHODS } from '../verify/oauth1/signature-methods.js';
+import { sqlCredentialsSchema } from './sql-schema.js';
 
 /**
  * The one schema for gateway.yaml. Types are derived from it (`GatewayFileConfig`), the JSON Schema
@@ -360,6 +361,11 @@ const credentialsSchema = z.discriminatedUnion('type', [
     type: z.literal('redis'),
     /** In-process cache of Redis records: the bound on how long a deleted/revoked record still works. */
     cacheTtl: duration.prefault('5s'),
+  }),
+  z.strictObject({
+    type: z.literal('sql'),
+    /** The authorization server's own tables, read-only (docs/sql.md). */
+    sql: sqlCredentialsSchema(duration),
   }),
 ]);
 

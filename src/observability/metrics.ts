@@ -114,6 +114,25 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly sqlLookups = new Counter({
+    name: 'oauth_gateway_sql_lookups_total',
+    help: 'SQL credential store lookups by record type (client, token, bearerToken); cache hits = lookups − queries',
+    labelNames: ['record'] as const,
+    registers: [this.registry],
+  });
+  readonly sqlQueries = new Counter({
+    name: 'oauth_gateway_sql_queries_total',
+    help: 'SQL credential store queries by query name and outcome (found, missing, error)',
+    labelNames: ['query', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly sqlQueryDuration = new Histogram({
+    name: 'oauth_gateway_sql_query_duration_seconds',
+    help: 'SQL credential store query duration by query name (including waiting for a connection)',
+    labelNames: ['query'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly nonceEntries: Gauge;
   readonly nonceBytes: Gauge;
   readonly nonceFloorRaises: Counter;

@@ -5,6 +5,9 @@ import { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 import type { RedisConnection } from './redis.js';
 import type { RedisPolicyGuard } from './redis-policy.js';
 import { RedisCredentialStore, RedisNonceStore } from './redis-stores.js';
+import type { SqlDriver } from './sql-driver.js';
+import { presetQueries, type SqlQueries } from './sql-queries.js';
+import { SqlCredentialStore, type SqlStoreObserver } from './sql-store.js';
 import type { CredentialStore, NonceStore } from './types.js';
 
 export interface Stores {
@@ -33,6 +36,25 @@ export function needsRedis(config: GatewayFileConfig): boolean {
   );
 }
 
+/** The SQL connection settings a pool is built from: equal settings let a reload keep the pool. */
+export function sqlConnectionSettings(config: GatewayFileConfig): unknown {
+  if (config.credentials.type !== 'sql') return undefined;
+  const { url, tls, pool, statementTimeout, notifyChannel } = config.credentials.sql;
+  return { url, tls, pool, statementTimeout, notifyChannel };
+}
+
+/** The queries the SQL store runs: the preset's, in the database's dialect, or the explicit ones. */
+export function sqlQueries(config: GatewayFileConfig, driver: SqlDriver): SqlQueries {
+  if (config.credentials.type !== 'sql') return {};
+  const { preset, queries } = config.credentials.sql;
+  return preset === undefined ? (queries ?? {}) : presetQueries(preset, driver.dialect);
+}
+
+export interface SqlDependencies {
+  readonly driver: SqlDriver;
+  readonly observer?: SqlStoreObserver | undefined;
+}
+
 /**
  * Picks the stores the config asks for. `redis` is required when `needsRedis(config)` (the caller
  * owns it and closes it after the stores). On reload pass the previous stores: a memory nonce store
@@ -46,6 +68,7 @@ export function createStores(
   redis?: RedisConnection,
   previous?: Stores,
   hooks: StoreHooks = {},
+  sql?: SqlDependencies,
 ): Stores {
   const { config } = loaded;
   const requireRedis = (what: string): RedisConnection => {
@@ -54,7 +77,19 @@ export function createStores(
   };
 
   let credentials: CredentialStore;
-  if (config.credentials.type === 'redis') {
+  if (config.credentials.type === 'sql') {
+    if (sql === undefined) throw new Error('credentials.type: sql needs a database driver');
+    const options = config.credentials.sql;
+    credentials = new SqlCredentialStore(sql.driver, {
+      queries: sqlQueries(config, sql.driver),
+      cacheTtlMs: options.cacheTtl,
+      negativeTtlMs: options.negativeTtl,
+      maxEntries: options.cacheMaxEntries,
+      maxPending: options.pool.max + options.pool.maxWaiting,
+      notifyChannel: options.notifyChannel,
+      observer: sql.observer,
+    });
+  } else if (config.credentials.type === 'redis') {
     credentials = new RedisCredentialStore(requireRedis('credentials.type: redis'), {
       cacheTtlMs: config.credentials.cacheTtl,
     });
@@ -120,6 +155,10 @@ export {
   RedisPolicyGuard,
 } from './redis-policy.js';
 export { RedisCredentialStore, RedisNonceStore, RedisSharedTokenCache } from './redis-stores.js';
+// The SQL drivers are not re-exported either: runtime.ts loads sql-driver.js's openSqlDriver,
+// which imports pg or mysql2 only when the config asks for that database.
+export type { SqlDriver } from './sql-driver.js';
+export { SqlCredentialStore, type SqlStoreObserver } from './sql-store.js';
 export type {
   BearerToken,
   CredentialStore,

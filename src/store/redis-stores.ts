@@ -2,8 +2,8 @@
  * Stores on top of a RedisConnection (see redis.ts for the key layout and the fail-closed
  * contract). Nothing here imports ioredis.
  */
-import { LRUCache } from 'lru-cache';
 import { sha256Hex } from '../hash.js';
+import { RecordCache } from './record-cache.js';
 import type { RedisConnection } from './redis.js';
 import type { RedisPolicyGuard } from './redis-policy.js';
 import { decodeBearerHash, decodeClientHash, decodeTokenHash } from './redis-records.js';
@@ -60,44 +60,6 @@ export class RedisNonceStore implements NonceStore {
 
 // ── Credentials ────────────────────────────────────────────────────────────────────────────────
 
-interface Cached<T> {
-  readonly value: T | undefined;
-}
-
-/**
- * An lru-cache in front of one record type: positive and negative results kept `ttlMs` from the
- * moment Redis answered, concurrent misses for a key coalesced into one HGETALL (fetchMethod).
- * A failed fetch caches nothing and rejects (→ 503). ttlMs 0 disables caching.
- */
-class RecordCache<T> {
-  readonly #load: (key: string) => Promise<T | undefined>;
-  readonly #cache: LRUCache<string, Cached<T>> | undefined;
-
-  constructor(load: (key: string) => Promise<T | undefined>, ttlMs: number, maxEntries: number) {
-    this.#load = load;
-    this.#cache =
-      ttlMs > 0
-        ? new LRUCache<string, Cached<T>>({
-            max: maxEntries,
-            ttl: ttlMs,
-            // An entry's age counts from the Redis read, never refreshed by use: that is the bound.
-            updateAgeOnGet: false,
-            allowStale: false,
-            fetchMethod: async (key) => ({ value: await load(key) }),
-          })
-        : undefined;
-  }
-
-  async get(key: string): Promise<T | undefined> {
-    if (this.#cache === undefined) return this.#load(key);
-    return (await this.#cache.fetch(key))?.value;
-  }
-
-  clear(): void {
-    this.#cache?.clear();
-  }
-}
-
 export interface RedisCredentialStoreOptions {
   /** `credentials.cacheTtl` in ms. */
   readonly cacheTtlMs: number;
@@ -125,31 +87,29 @@ export class RedisCredentialStore implements CredentialStore {
     const ttl = options.cacheTtlMs;
     this.#clients = new RecordCache(
       async (clientId) => decodeClientHash(clientId, await redis.getHash(`oauth1:client:${clientId}`)),
-      ttl,
-      max,
+      { ttlMs: ttl, maxEntries: max },
     );
     this.#tokens = new RecordCache(
       async (token) => decodeTokenHash(token, await redis.getHash(`oauth1:token:${token}`)),
-      ttl,
-      max,
+      { ttlMs: ttl, maxEntries: max },
     );
     this.#bearerTokens = new RecordCache(
       async (tokenHash) => decodeBearerHash(await redis.getHash(`oauth2:token:${tokenHash}`)),
-      ttl,
-      max,
+      { ttlMs: ttl, maxEntries: max },
     );
   }
 
   getClient(clientId: string): Promise<OAuth1Client | undefined> {
-    return this.#clients.get(clientId);
+    return this.#clients.get(clientId, clientId);
   }
 
   getToken(token: string): Promise<OAuth1Token | undefined> {
-    return this.#tokens.get(token);
+    return this.#tokens.get(token, token);
   }
 
   getBearerToken(accessToken: string): Promise<BearerToken | undefined> {
-    return this.#bearerTokens.get(sha256Hex(accessToken));
+    const key = sha256Hex(accessToken);
+    return this.#bearerTokens.get(key, key);
   }
 
   ping(): Promise<boolean> {

@@ -5,12 +5,17 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CredentialsFile, credentialsFileSchema } from '../../src/config/credentials-schema.js';
 import { FileCredentialStore } from '../../src/store/file.js';
 import { createRedisClient, RedisCredentialStore } from '../../src/store/redis.js';
+import { openSqlDriver, type SqlDriver } from '../../src/store/sql-driver.js';
+import type { SqlDialect, SqlQueries } from '../../src/store/sql-queries.js';
+import { SqlCredentialStore } from '../../src/store/sql-store.js';
 import type { CredentialStore } from '../../src/store/types.js';
+import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from './sql-support.js';
 import { testRedisConfig } from './support.js';
 
 /**
- * The same credentials loaded from a credentials file and written into Redis the way an
- * authorization server would (HSET with string fields) must look up identically.
+ * The same credentials loaded from a credentials file, written into Redis the way an
+ * authorization server would (HSET with string fields), and stored as rows in PostgreSQL and
+ * MariaDB tables read with explicit queries, must look up identically.
  */
 
 interface KeyVector {
@@ -90,6 +95,98 @@ async function writeToRedis(client: Redis, prefix: string, credentials: Credenti
   }
 }
 
+/**
+ * Tables an authorization server might have (column names of its own choosing), and the queries
+ * that map them to record fields. Timestamps as a real server keeps them: issued_at as a
+ * timestamp column, revocation as a boolean.
+ */
+async function writeToSql(
+  db: TestDatabase,
+  dialect: SqlDialect,
+  credentials: CredentialsFile,
+): Promise<SqlQueries> {
+  const bool = dialect === 'postgres' ? 'BOOLEAN' : 'TINYINT(1)';
+  await db.exec(
+    'CREATE TABLE consumers (id INTEGER PRIMARY KEY, consumer_key VARCHAR(64) NOT NULL UNIQUE, secret VARCHAR(120) NOT NULL, rsa_key TEXT)',
+  );
+  await db.exec(
+    'CREATE TABLE oauth1_tokens (token VARCHAR(84) PRIMARY KEY, token_secret VARCHAR(84) NOT NULL, consumer_key VARCHAR(64) NOT NULL, owner VARCHAR(64), scope TEXT)',
+  );
+  await db.exec(
+    `CREATE TABLE access_tokens (token VARCHAR(255) PRIMARY KEY, client VARCHAR(64) NOT NULL, user_id VARCHAR(64), scope TEXT, revoked ${bool} NOT NULL, issued_at BIGINT NOT NULL, expires_in INTEGER NOT NULL, aud TEXT)`,
+  );
+  const p = (n: number) => (dialect === 'postgres' ? `$${n}` : '?');
+  const ps = (count: number) => Array.from({ length: count }, (_, i) => p(i + 1)).join(', ');
+  let id = 0;
+  for (const c of credentials.clients) {
+    await db.exec(`INSERT INTO consumers VALUES (${ps(4)})`, [
+      ++id,
+      c.clientId,
+      c.clientSecret,
+      c.rsaPublicKey ?? null,
+    ]);
+  }
+  for (const t of credentials.tokens) {
+    await db.exec(`INSERT INTO oauth1_tokens VALUES (${ps(5)})`, [
+      t.token,
+      t.tokenSecret,
+      t.clientId,
+      t.userId ?? null,
+      t.scope ?? null,
+    ]);
+  }
+  for (const b of credentials.bearerTokens) {
+    const aud =
+      b.audience === undefined || b.audience === null
+        ? null
+        : Array.isArray(b.audience)
+          ? JSON.stringify(b.audience)
+          : b.audience;
+    await db.exec(`INSERT INTO access_tokens VALUES (${ps(8)})`, [
+      b.accessToken,
+      b.clientId,
+      b.userId ?? null,
+      b.scope ?? null,
+      b.revoked,
+      b.issuedAt,
+      b.expiresIn,
+      aud,
+    ]);
+  }
+  const one = p(1);
+  return {
+    client: `SELECT consumer_key AS client_id, secret AS client_secret, rsa_key AS rsa_public_key FROM consumers WHERE consumer_key = ${one}`,
+    token:
+      `SELECT token, token_secret, consumer_key AS "clientId", owner AS user_id, scope FROM oauth1_tokens WHERE token = ${one}`.replaceAll(
+        '"clientId"',
+        dialect === 'postgres' ? '"clientId"' : '`clientId`',
+      ),
+    bearerToken: `SELECT client AS client_id, user_id, scope, revoked, issued_at, expires_in, aud AS audience FROM access_tokens WHERE token = ${one}`,
+  };
+}
+
+const postgres = await createPostgresDatabase('ogw_conformance');
+const mariadb = await createMysqlDatabase('ogw_conformance');
+const sqlDrivers: SqlDriver[] = [];
+async function sqlStore(db: TestDatabase, dialect: SqlDialect): Promise<SqlCredentialStore> {
+  const queries = await writeToSql(db, dialect, file);
+  const driver = await openSqlDriver({
+    url: db.url,
+    pool: { max: 4, idleTimeout: 10_000, connectTimeout: 2000 },
+    statementTimeout: 2000,
+  });
+  sqlDrivers.push(driver);
+  return new SqlCredentialStore(driver, {
+    queries,
+    cacheTtlMs: 1000,
+    negativeTtlMs: 1000,
+    maxEntries: 1000,
+    maxPending: 100,
+  });
+}
+const postgresStore = await sqlStore(postgres, 'postgres');
+const mariadbStore = await sqlStore(mariadb, 'mysql');
+
 const config = testRedisConfig(inject('redisUrl'));
 const connection = createRedisClient(config);
 const writer = new Redis(config.url);
@@ -100,11 +197,16 @@ afterAll(async () => {
   if (keys.length > 0) await writer.del(...keys);
   writer.disconnect();
   await connection.close();
+  for (const driver of sqlDrivers) await driver.close();
+  await postgres.drop();
+  await mariadb.drop();
 });
 
 describe.each<[string, () => CredentialStore]>([
   ['FileCredentialStore', () => new FileCredentialStore(file)],
   ['RedisCredentialStore', () => new RedisCredentialStore(connection, { cacheTtlMs: 1000 })],
+  ['SqlCredentialStore (PostgreSQL)', () => postgresStore],
+  ['SqlCredentialStore (MariaDB)', () => mariadbStore],
 ])('%s', (_name, createStore) => {
   const store = createStore();
 
