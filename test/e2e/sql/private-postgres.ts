@@ -21,13 +21,16 @@ function binDir(): string {
         .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
         .sort((a, b) => Number(b) - Number(a))
     : [];
-  if (versions.length === 0) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (.ci/run installs postgresql)');
+  if (versions.length === 0)
+    throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql (.ci/run installs postgresql)');
   return join(base, versions[0]!, 'bin');
 }
 
 async function asPostgres(command: string, args: readonly string[]): Promise<void> {
   const isRoot = process.getuid?.() === 0;
-  const [file, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, [...args]];
+  const [file, argv] = isRoot
+    ? ['runuser', ['-u', 'postgres', '--', command, ...args]]
+    : [command, [...args]];
   try {
     await run(file, argv, { timeout: 60_000 });
   } catch (error) {
@@ -58,7 +61,17 @@ export class PrivatePostgres {
       chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
     }
     const server = new PrivatePostgres(dir, await freePort(), settings);
-    await asPostgres(join(server.#bin, 'initdb'), ['-D', server.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+    await asPostgres(join(server.#bin, 'initdb'), [
+      '-D',
+      server.dataDir,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+      '-E',
+      'UTF8',
+    ]);
     await server.start();
     return server;
   }
@@ -86,7 +99,18 @@ export class PrivatePostgres {
       '-c full_page_writes=off',
       ...this.#extra.map((setting) => `-c ${setting}`),
     ].join(' ');
-    await asPostgres(join(this.#bin, 'pg_ctl'), ['-D', this.dataDir, '-o', options, '-l', this.logFile, '-w', '-t', '30', 'start']);
+    await asPostgres(join(this.#bin, 'pg_ctl'), [
+      '-D',
+      this.dataDir,
+      '-o',
+      options,
+      '-l',
+      this.logFile,
+      '-w',
+      '-t',
+      '30',
+      'start',
+    ]);
   }
 
   /** Immediate shutdown: connections are cut without goodbye, like a crashed or fenced server. */
