@@ -8,6 +8,7 @@ import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
 import { createRuntime } from './runtime.js';
 import { EvictingPolicyError } from './store/redis-policy.js';
+import { SqlCredentialStore } from './store/sql-store.js';
 
 /**
  * CLI (DESIGN "CLI contract"):
@@ -21,7 +22,9 @@ import { EvictingPolicyError } from './store/redis-policy.js';
 
 const USAGE = `Usage:
   oauth-gateway [run] [-c gateway.yaml]     start the gateway (default ./gateway.yaml or $OAUTH_GATEWAY_CONFIG)
-  oauth-gateway check [-c gateway.yaml]     validate the configuration; exit 1 listing every error
+  oauth-gateway check [-c gateway.yaml] [--connect]
+                                            validate the configuration; exit 1 listing every error
+                                            (--connect: also run each SQL credential query once)
   oauth-gateway schema [--markdown]         print the JSON Schema of gateway.yaml (or the Markdown reference)
   oauth-gateway sign --consumer-key K --consumer-secret S [--token T --token-secret TS]
                      [--signature-method M] [--realm R] [--data BODY] [--curl] METHOD URL
@@ -47,14 +50,24 @@ function failWithIssues(path: string, error: ConfigError): never {
 }
 
 async function check(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string', short: 'c' }, connect: { type: 'boolean', default: false } },
+  });
   const path = configPath(values.config);
   try {
     const loaded = await loadConfig(path);
     // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids)
     // and imports the identity assertion keys.
     const runtime = await createRuntime(loaded, undefined);
+    // --connect: run each SQL query once (with a key no row has) and report missing tables or
+    // columns with the database's message.
+    const issues =
+      values.connect && runtime.stores.credentials instanceof SqlCredentialStore
+        ? await runtime.stores.credentials.verify()
+        : [];
     await runtime.close(undefined);
+    if (issues.length > 0) throw new ConfigError(issues);
     process.stdout.write(`${path}: OK (${loaded.config.routes.length} routes)\n`);
   } catch (error) {
     if (error instanceof ConfigError) failWithIssues(path, error);
