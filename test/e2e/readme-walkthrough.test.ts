@@ -1,8 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { freePort } from '../helpers/ports.js';
 
 // The README's one-minute walkthrough, run as written: `npm start`'s demo (examples/start-demo.mjs
 // with the repository's gateway.yaml and credentials.yaml), then the shell block from the README,
@@ -16,17 +16,6 @@ function walkthroughScript(): string {
   const match = /```sh\n([\s\S]*?)```/.exec(section);
   if (!match) throw new Error('README has no sh block in the walkthrough');
   return match[1]!;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 let demo: ChildProcess | undefined;

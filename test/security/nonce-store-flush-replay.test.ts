@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signOAuth1Request } from '../../src/oauth1-client/sign.js';
 import { sendTo } from '../e2e/oauth1/world.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { OwnRedisServer } from '../helpers/redis-server.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { OwnRedisServer } from '../store/support.js';
 import { CONSUMER, TOKEN } from './helpers/credentials.js';
 import { mapConcurrent, sleep } from './helpers/tally.js';
 

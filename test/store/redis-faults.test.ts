@@ -3,7 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/errors.js';
 import { createRedisClient, RedisCredentialStore, RedisNonceStore } from '../../src/store/redis.js';
-import { freePort, nonceClaim, OwnRedisServer, testRedisConfig, waitFor } from './support.js';
+import { freePort } from '../helpers/ports.js';
+import { OwnRedisServer, waitFor } from '../helpers/redis-server.js';
+import { nonceClaim, testRedisConfig } from './support.js';
 
 /**
  * Fail closed, heal by itself: with Redis gone every decision that needs it rejects with

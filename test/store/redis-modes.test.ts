@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedisClient, RedisNonceStore } from '../../src/store/redis.js';
-import { nonceClaim, OwnRedisServer, testRedisConfig, waitFor } from './support.js';
+import { OwnRedisServer, waitFor } from '../helpers/redis-server.js';
+import { nonceClaim, testRedisConfig } from './support.js';
 
 /** Sentinel and Cluster connection modes against real (single-node) deployments. */
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
-import { freePort, type NginxInstance, startNginx } from '../../helpers/nginx.js';
+import { type NginxInstance, startNginx } from '../../helpers/nginx.js';
+import { freePort } from '../../helpers/ports.js';
 import { rawRequest } from '../../helpers/raw-http.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { forwardAuthSuite } from './suite.js';

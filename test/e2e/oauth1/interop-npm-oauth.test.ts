@@ -1,24 +1,21 @@
 import { stringify } from 'node:querystring';
 import { OAuth, type OAuthCallback } from 'oauth';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { receivedHeader } from '../../helpers/upstream.js';
 import {
   ALICE,
   CLIENT,
   CLIENT_ONLY,
-  type ExpectedIdentity,
-  expectForwarded,
   expectIdentity,
   expectRejected,
   type Reply,
   RSA_CLIENT,
   RSA_KEYS,
   RSA_TOKEN,
-  startWorld,
   TOKEN,
   UNICODE_CLIENT,
   UNICODE_TOKEN,
-  type World,
+  useWorld,
 } from './world.js';
 
 /**
@@ -70,33 +67,14 @@ function libFormBody(params: Record<string, string | string[]>): string {
     .replace(/\*/g, '%2A');
 }
 
-let world: World;
-let forwarded = 0;
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterAll(async () => {
-  await world?.close();
-});
-beforeEach(() => {
-  forwarded = world.upstream.requests.length;
-});
-
-function expectAccepted(reply: Reply, identity: ExpectedIdentity, method: string, target: string) {
-  forwarded++;
-  const record = expectForwarded(reply, world.upstream, forwarded);
-  expect(record.method).toBe(method);
-  expect(record.url).toBe(target);
-  expectIdentity(record, identity);
-  return record;
-}
+const interop = useWorld();
+const { expectAccepted, expectNextForwarded } = interop;
 
 describe('npm oauth: signature methods, header placement', () => {
   test.each(['HMAC-SHA1', 'HMAC-SHA256'] as const)('%s GET with token credentials', async (method) => {
     const target = '/photos?file=vacation.jpg&size=original';
     const reply = await call((cb) =>
-      client(CLIENT, method).get(`${world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
+      client(CLIENT, method).get(`${interop.world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
     );
     expectAccepted(reply, ALICE, 'GET', target);
   });
@@ -105,7 +83,7 @@ describe('npm oauth: signature methods, header placement', () => {
     const oa = new OAuth(null, null, RSA_CLIENT.clientId, RSA_KEYS.privateKey, '1.0', null, 'RSA-SHA1');
     const target = '/photos/rsa?size=small';
     const reply = await call((cb) =>
-      oa.get(`${world.origin}${target}`, RSA_TOKEN.token, RSA_TOKEN.tokenSecret, cb),
+      oa.get(`${interop.world.origin}${target}`, RSA_TOKEN.token, RSA_TOKEN.tokenSecret, cb),
     );
     expectAccepted(
       reply,
@@ -123,23 +101,23 @@ describe('npm oauth: signature methods, header placement', () => {
       publicKeyEncoding: { type: 'spki', format: 'pem' },
     });
     const oa = new OAuth(null, null, RSA_CLIENT.clientId, stranger.privateKey, '1.0', null, 'RSA-SHA1');
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     const reply = await call((cb) =>
-      oa.get(`${world.origin}/photos`, RSA_TOKEN.token, RSA_TOKEN.tokenSecret, cb),
+      oa.get(`${interop.world.origin}/photos`, RSA_TOKEN.token, RSA_TOKEN.tokenSecret, cb),
     );
     expectRejected(reply, 401, 'invalid_signature', 'signature_invalid');
-    expect(world.upstream.requests).toHaveLength(before);
+    expect(interop.world.upstream.requests).toHaveLength(before);
   }, 20_000);
 
   test('getProtectedResource and delete use the method they are given', async () => {
     const target = '/photos/42';
     const deleted = await call((cb) =>
-      client(CLIENT).delete(`${world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
+      client(CLIENT).delete(`${interop.world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
     );
     expectAccepted(deleted, ALICE, 'DELETE', target);
     const got = await call((cb) =>
       client(CLIENT, 'HMAC-SHA256').getProtectedResource(
-        `${world.origin}${target}`,
+        `${interop.world.origin}${target}`,
         'GET',
         TOKEN.token,
         TOKEN.tokenSecret,
@@ -150,20 +128,19 @@ describe('npm oauth: signature methods, header placement', () => {
   });
 
   test('realm in the Authorization header is accepted and not signed (§3.5.1)', async () => {
-    const url = `${world.origin}/photos?size=large`;
+    const url = `${interop.world.origin}/photos?size=large`;
     const header = client(CLIENT).authHeader(url, TOKEN.token, TOKEN.tokenSecret, 'GET');
     expect(header.startsWith('OAuth ')).toBe(true);
     const withRealm = header.replace(/^OAuth /, 'OAuth realm="Photos \\"Example\\" API",');
-    const reply = await world.send('/photos?size=large', { headers: { authorization: withRealm } });
-    forwarded++;
-    const record = expectForwarded(reply, world.upstream, forwarded);
+    const reply = await interop.world.send('/photos?size=large', { headers: { authorization: withRealm } });
+    const record = expectNextForwarded(reply);
     expect(record.url).toBe('/photos?size=large');
     expectIdentity(record, ALICE);
   });
 
   test('two-legged (no oauth_token): client identity only, no X-OAuth-User', async () => {
     const target = '/photos?two=legged';
-    const reply = await call((cb) => client(CLIENT).get(`${world.origin}${target}`, null, null, cb));
+    const reply = await call((cb) => client(CLIENT).get(`${interop.world.origin}${target}`, null, null, cb));
     const record = expectAccepted(reply, CLIENT_ONLY, 'GET', target);
     expect(receivedHeader(record, 'x-oauth-user')).toEqual([]);
     expect(receivedHeader(record, 'x-oauth-client-id')).toEqual([CLIENT.clientId]);
@@ -177,7 +154,7 @@ describe('npm oauth: signature methods, header placement', () => {
       'X-OAuth-Method': 'none',
     });
     const reply = await call((cb) =>
-      oa.get(`${world.origin}/photos/spoof`, TOKEN.token, TOKEN.tokenSecret, cb),
+      oa.get(`${interop.world.origin}/photos/spoof`, TOKEN.token, TOKEN.tokenSecret, cb),
     );
     const record = expectAccepted(reply, ALICE, 'GET', '/photos/spoof');
     expect(receivedHeader(record, 'x_oauth_client_id')).toEqual([]);
@@ -201,7 +178,7 @@ describe('npm oauth: query parameters, unicode and reserved characters', () => {
     ['unicode path and query', '/albums/%C3%A9t%C3%A9?tag=%F0%9F%8C%9E&tag2=na%C3%AFve'],
   ])('%s: %s', async (_label, target) => {
     const reply = await call((cb) =>
-      client(CLIENT).get(`${world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
+      client(CLIENT).get(`${interop.world.origin}${target}`, TOKEN.token, TOKEN.tokenSecret, cb),
     );
     expectAccepted(reply, ALICE, 'GET', target);
   });
@@ -212,7 +189,7 @@ describe('npm oauth: query parameters, unicode and reserved characters', () => {
       const target = '/photos?who=%C3%A9%20%2B%20%F0%9F%98%80';
       const reply = await call((cb) =>
         client(UNICODE_CLIENT, method).get(
-          `${world.origin}${target}`,
+          `${interop.world.origin}${target}`,
           UNICODE_TOKEN.token,
           UNICODE_TOKEN.tokenSecret,
           cb,
@@ -230,12 +207,12 @@ describe('npm oauth: query parameters, unicode and reserved characters', () => {
   test('repeated query names: the lib signs them as a[0], a[1] (a client bug) and is refused', async () => {
     // lib/oauth.js _prepareParameters turns querystring arrays into `key[index]` names for the
     // signature while sending `a=1&a=2`; an RFC 5849 server must reject that signature.
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     const reply = await call((cb) =>
-      client(CLIENT).get(`${world.origin}/photos?a=1&a=2`, TOKEN.token, TOKEN.tokenSecret, cb),
+      client(CLIENT).get(`${interop.world.origin}/photos?a=1&a=2`, TOKEN.token, TOKEN.tokenSecret, cb),
     );
     expectRejected(reply, 401, 'invalid_signature', 'signature_invalid');
-    expect(world.upstream.requests).toHaveLength(before);
+    expect(interop.world.upstream.requests).toHaveLength(before);
   });
 });
 
@@ -251,7 +228,7 @@ describe('npm oauth: form POST bodies (signed parameter by parameter, §3.4.1.3.
     const target = '/photos/upload?album=summer';
     const reply = await call((cb) =>
       client(CLIENT).post(
-        `${world.origin}${target}`,
+        `${interop.world.origin}${target}`,
         TOKEN.token,
         TOKEN.tokenSecret,
         { ...(params as Record<string, string | string[]>) },
@@ -268,7 +245,7 @@ describe('npm oauth: form POST bodies (signed parameter by parameter, §3.4.1.3.
     const params = { caption: 'sunset at the beach', rating: '5' };
     const reply = await call((cb) =>
       client(CLIENT, 'HMAC-SHA256').put(
-        `${world.origin}/photos/7`,
+        `${interop.world.origin}/photos/7`,
         TOKEN.token,
         TOKEN.tokenSecret,
         { ...params },
@@ -284,7 +261,7 @@ describe('npm oauth: form POST bodies (signed parameter by parameter, §3.4.1.3.
     const json = JSON.stringify({ caption: 'café 😀' });
     const reply = await call((cb) =>
       client(CLIENT).post(
-        `${world.origin}/photos/json`,
+        `${interop.world.origin}/photos/json`,
         TOKEN.token,
         TOKEN.tokenSecret,
         json,

@@ -1,24 +1,20 @@
 import { createHash, createHmac, sign as rsaSign } from 'node:crypto';
 import OAuth from 'oauth-1.0a';
 import { request as undiciRequest } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ALICE,
   CLIENT,
   CLIENT_ONLY,
-  type ExpectedIdentity,
-  expectForwarded,
-  expectIdentity,
   expectRejected,
   type Reply,
   RSA_CLIENT,
   RSA_KEYS,
   RSA_TOKEN,
-  startWorld,
   TOKEN,
   UNICODE_CLIENT,
   UNICODE_TOKEN,
-  type World,
+  useWorld,
 } from './world.js';
 
 /**
@@ -85,27 +81,8 @@ async function viaFetch(url: string, init: RequestInit): Promise<Reply> {
   return { status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() };
 }
 
-let world: World;
-let forwarded = 0;
-
-beforeAll(async () => {
-  world = await startWorld();
-});
-afterAll(async () => {
-  await world?.close();
-});
-beforeEach(() => {
-  forwarded = world.upstream.requests.length;
-});
-
-function expectAccepted(reply: Reply, identity: ExpectedIdentity, method: string, target: string) {
-  forwarded++;
-  const record = expectForwarded(reply, world.upstream, forwarded);
-  expect(record.method).toBe(method);
-  expect(record.url).toBe(target);
-  expectIdentity(record, identity);
-  return record;
-}
+const interop = useWorld();
+const { expectAccepted } = interop;
 
 describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))', () => {
   test.each([
@@ -119,7 +96,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
     ['HMAC-SHA1', '/albums/%C3%A9t%C3%A9/%F0%9F%8C%9E?n=1'],
   ] as const)('%s with fetch: %s', async (method, target) => {
     const oauth = signer(CLIENT, method);
-    const url = `${world.origin}${target}`;
+    const url = `${interop.world.origin}${target}`;
     const { Authorization } = oauth.toHeader(oauth.authorize({ url, method: 'GET' }, ALICE_TOKEN));
     const reply = await viaFetch(url, { headers: { Authorization } });
     expectAccepted(reply, ALICE, 'GET', wireTarget(url));
@@ -127,7 +104,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
 
   test('RSA-SHA1 through a custom hash_function, sent with undici.request', async () => {
     const oauth = signer(RSA_CLIENT, 'RSA-SHA1');
-    const url = `${world.origin}/photos/rsa?size=small`;
+    const url = `${interop.world.origin}/photos/rsa?size=small`;
     const { Authorization } = oauth.toHeader(
       oauth.authorize({ url, method: 'GET' }, { key: RSA_TOKEN.token, secret: RSA_TOKEN.tokenSecret }),
     );
@@ -143,7 +120,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
 
   test('realm option: sent in the header, ignored by the signature', async () => {
     const oauth = signer(CLIENT, 'HMAC-SHA256', { realm: 'http://photos.example.net/' });
-    const url = `${world.origin}/photos?size=large`;
+    const url = `${interop.world.origin}/photos?size=large`;
     const { Authorization } = oauth.toHeader(oauth.authorize({ url, method: 'GET' }, ALICE_TOKEN));
     expect(Authorization).toMatch(/^OAuth realm="http:\/\/photos\.example\.net\/", oauth_/);
     expectAccepted(await viaFetch(url, { headers: { Authorization } }), ALICE, 'GET', '/photos?size=large');
@@ -151,7 +128,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
 
   test('secrets with reserved and non-ASCII characters', async () => {
     const oauth = signer(UNICODE_CLIENT, 'HMAC-SHA1');
-    const url = `${world.origin}/photos?who=%C3%A9`;
+    const url = `${interop.world.origin}/photos?who=%C3%A9`;
     const { Authorization } = oauth.toHeader(
       oauth.authorize(
         { url, method: 'GET' },
@@ -168,7 +145,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
 
   test('two-legged: no token, so no oauth_token and no X-OAuth-User', async () => {
     const oauth = signer(CLIENT, 'HMAC-SHA1');
-    const url = `${world.origin}/photos/public`;
+    const url = `${interop.world.origin}/photos/public`;
     const data = oauth.authorize({ url, method: 'GET' });
     expect(data.oauth_token).toBeUndefined();
     expectAccepted(
@@ -186,7 +163,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
     ['empty value', { empty: '', status: 'x' }],
   ] as const)('form POST body, parameters signed (§3.4.1.3.1): %s', async (_label, data) => {
     const oauth = signer(CLIENT, 'HMAC-SHA1');
-    const url = `${world.origin}/photos/upload`;
+    const url = `${interop.world.origin}/photos/upload`;
     const body = formEncode(oauth, data);
     const { Authorization } = oauth.toHeader(
       oauth.authorize({ url, method: 'POST', data: structuredClone(data) }, ALICE_TOKEN),
@@ -202,7 +179,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
 
   test('JSON body with oauth_body_hash (includeBodyHash): accepted; a changed body is refused', async () => {
     const oauth = signer(CLIENT, 'HMAC-SHA256');
-    const url = `${world.origin}/photos/meta`;
+    const url = `${interop.world.origin}/photos/meta`;
     const json = JSON.stringify({ caption: 'café 😀', rating: 5 });
     const data = oauth.authorize({ url, method: 'PUT', data: json, includeBodyHash: true }, ALICE_TOKEN);
     expect(data.oauth_body_hash).toBe(createHash('sha1').update(json).digest('base64'));
@@ -222,7 +199,7 @@ describe('oauth-1.0a: Authorization header (toHeader(authorize(request, token)))
       body: json.replace('5', '1'),
     });
     expectRejected(tampered, 401, 'invalid_signature', 'signature_invalid');
-    expect(world.upstream.requests).toHaveLength(forwarded);
+    expect(interop.world.upstream.requests).toHaveLength(interop.forwarded);
   });
 });
 
@@ -233,9 +210,9 @@ describe('oauth-1.0a: protocol parameters in the query (§3.5.3)', () => {
     ['HMAC-SHA1', '/photos'],
   ] as const)('%s %s', async (method, base) => {
     const oauth = signer(CLIENT, method);
-    const data = oauth.authorize({ url: `${world.origin}${base}`, method: 'GET' }, ALICE_TOKEN);
+    const data = oauth.authorize({ url: `${interop.world.origin}${base}`, method: 'GET' }, ALICE_TOKEN);
     const target = `${base}${base.includes('?') ? '&' : '?'}${formEncode(oauth, protocolOnly(data))}`;
-    const reply = await world.send(target);
+    const reply = await interop.world.send(target);
     const record = expectAccepted(reply, ALICE, 'GET', target);
     // The upstream sees the query as sent, protocol parameters included.
     expect(record.url).toContain('oauth_signature=');
@@ -245,7 +222,7 @@ describe('oauth-1.0a: protocol parameters in the query (§3.5.3)', () => {
 describe('oauth-1.0a: protocol parameters in the form body (§3.5.2)', () => {
   test.each(['HMAC-SHA1', 'HMAC-SHA256'] as const)('%s', async (method) => {
     const oauth = signer(CLIENT, method);
-    const url = `${world.origin}/photos/comments?photo=7`;
+    const url = `${interop.world.origin}/photos/comments?photo=7`;
     const fields = { comment: 'nice shot! é 😀', tag: ['x', 'y'] };
     const data = oauth.authorize({ url, method: 'POST', data: structuredClone(fields) }, ALICE_TOKEN);
     const body = formEncode(oauth, { ...fields, ...protocolOnly(data) });

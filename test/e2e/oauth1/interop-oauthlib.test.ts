@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import {
   ALICE,
   CLIENT,
@@ -17,7 +17,7 @@ import {
   TOKEN,
   UNICODE_CLIENT,
   UNICODE_TOKEN,
-  type World,
+  useWorld,
 } from './world.js';
 
 /**
@@ -264,14 +264,13 @@ const ACCEPTED: readonly Case[] = [
   post('BODY unicode secrets', UNICODE_CREDS, 'HMAC-SHA1', 'BODY', '/photos/upload', TRICKY_BODY, BOB),
 ];
 
-let world: World;
+// 127.0.0.1 is the "ingress": its X-Forwarded-Proto/Host/Port are believed.
+const interop = useWorld({ config: { trustedProxies: ['127.0.0.1/32'] } });
 const signed = new Map<string, Signed>();
 
 beforeAll(async () => {
   requirePythonModules();
-  // 127.0.0.1 is the "ingress": its X-Forwarded-Proto/Host/Port are believed.
-  world = await startWorld({ config: { trustedProxies: ['127.0.0.1/32'] } });
-  const origin = world.origin;
+  const origin = interop.world.origin;
   const extra: [string, OauthlibSpec][] = [
     [
       'PLAINTEXT',
@@ -302,10 +301,6 @@ beforeAll(async () => {
   for (const [index, [name]] of all.entries()) signed.set(name, results[index]!);
 }, 60_000);
 
-afterAll(async () => {
-  await world?.close();
-});
-
 function targetOf(url: string, origin: string): string {
   expect(url.startsWith(origin)).toBe(true);
   return url.slice(origin.length);
@@ -314,14 +309,14 @@ function targetOf(url: string, origin: string): string {
 describe('oauthlib signs, the gateway accepts', () => {
   test.each(ACCEPTED.map((c) => [c.name, c] as const))('%s', async (_name, testCase) => {
     const request = signed.get(testCase.name)!;
-    const target = targetOf(request.url, world.origin);
-    const before = world.upstream.requests.length;
-    const reply = await sendTo(world.origin, target, {
+    const target = targetOf(request.url, interop.world.origin);
+    const before = interop.world.upstream.requests.length;
+    const reply = await sendTo(interop.world.origin, target, {
       method: request.method,
       headers: request.headers,
       ...(request.body === null ? {} : { body: request.body }),
     });
-    const record = expectForwarded(reply, world.upstream, before + 1);
+    const record = expectForwarded(reply, interop.world.upstream, before + 1);
     expect(record.method).toBe(request.method);
     expect(record.url).toBe(target);
     expect(record.body.toString('utf8')).toBe(request.body ?? '');
@@ -337,23 +332,23 @@ describe('oauthlib signs, the gateway accepts', () => {
 describe('PLAINTEXT (§3.4.4) only over TLS', () => {
   test('over plain http it is refused with 400, and the refusal does not burn the nonce', async () => {
     const request = signed.get('PLAINTEXT')!;
-    const target = targetOf(request.url, world.origin);
+    const target = targetOf(request.url, interop.world.origin);
     expect(request.headers['Authorization']).toContain('oauth_signature_method="PLAINTEXT"');
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
 
-    const overHttp = await sendTo(world.origin, target, { headers: request.headers });
+    const overHttp = await sendTo(interop.world.origin, target, { headers: request.headers });
     expectRejected(overHttp, 400, 'invalid_request', 'signature_method_rejected');
-    const claimedHttp = await sendTo(world.origin, target, {
+    const claimedHttp = await sendTo(interop.world.origin, target, {
       headers: { ...request.headers, 'X-Forwarded-Proto': 'http' },
     });
     expectRejected(claimedHttp, 400, 'invalid_request', 'signature_method_rejected');
-    expect(world.upstream.requests).toHaveLength(before);
+    expect(interop.world.upstream.requests).toHaveLength(before);
 
     // Same signed request, now as a TLS-terminating proxy on a trusted address forwards it.
-    const overHttps = await sendTo(world.origin, target, {
+    const overHttps = await sendTo(interop.world.origin, target, {
       headers: { ...request.headers, 'X-Forwarded-Proto': 'https' },
     });
-    const record = expectForwarded(overHttps, world.upstream, before + 1);
+    const record = expectForwarded(overHttps, interop.world.upstream, before + 1);
     expectIdentity(record, ALICE);
   });
 
@@ -390,12 +385,12 @@ describe('behind a trusted ingress, the base string URI uses X-Forwarded-* (§3.
       'X-Forwarded-Host': 'api.example.com',
       'X-Forwarded-Port': '443',
     };
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     // Without the forwarded headers the gateway sees http://127.0.0.1:<port>: a different base string.
-    const direct = await sendTo(world.origin, target, { headers: request.headers });
+    const direct = await sendTo(interop.world.origin, target, { headers: request.headers });
     expectRejected(direct, 401, 'invalid_signature', 'signature_invalid');
-    const reply = await sendTo(world.origin, target, { headers: forwardedHeaders });
-    const record = expectForwarded(reply, world.upstream, before + 1);
+    const reply = await sendTo(interop.world.origin, target, { headers: forwardedHeaders });
+    const record = expectForwarded(reply, interop.world.upstream, before + 1);
     expect(record.url).toBe(target);
     expectIdentity(record, ALICE);
   });

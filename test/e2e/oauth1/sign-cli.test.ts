@@ -16,11 +16,10 @@ import {
   RSA_CLIENT,
   RSA_KEYS,
   RSA_TOKEN,
-  startWorld,
   TOKEN,
   UNICODE_CLIENT,
   UNICODE_TOKEN,
-  type World,
+  useWorld,
 } from './world.js';
 
 /**
@@ -68,19 +67,17 @@ const ALICE_ARGS = [
   TOKEN.tokenSecret,
 ];
 
-let world: World;
+const interop = useWorld();
 let dir: string;
 let privateKeyPath: string;
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
-  world = await startWorld();
   dir = await mkdtemp(join(tmpdir(), 'oauth1-sign-cli-'));
   privateKeyPath = join(dir, 'rsa-private.pem');
   await writeFile(privateKeyPath, RSA_KEYS.privateKey, { mode: 0o600 });
 });
 afterAll(async () => {
-  await world?.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -125,13 +122,13 @@ describe('sign prints a header the gateway accepts', () => {
   ] as [string, string[], string, string, ExpectedIdentity][])(
     '%s',
     async (_label, args, method, target, identity) => {
-      const header = headerFrom(await sign([...args, method, `${world.origin}${target}`]));
-      const before = world.upstream.requests.length;
-      const reply = await world.send(target, {
+      const header = headerFrom(await sign([...args, method, `${interop.world.origin}${target}`]));
+      const before = interop.world.upstream.requests.length;
+      const reply = await interop.world.send(target, {
         method: method.toUpperCase(),
         headers: { authorization: header },
       });
-      const record = expectForwarded(reply, world.upstream, before + 1);
+      const record = expectForwarded(reply, interop.world.upstream, before + 1);
       expect(record.url).toBe(target);
       expect(record.method).toBe(method.toUpperCase());
       expectIdentity(record, identity);
@@ -154,14 +151,14 @@ describe('sign prints a header the gateway accepts', () => {
         '--private-key',
         privateKeyPath,
         'GET',
-        `${world.origin}/photos/rsa`,
+        `${interop.world.origin}/photos/rsa`,
       ]),
     );
     expect(header).toContain('oauth_signature_method="RSA-SHA1"');
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     const record = expectForwarded(
-      await world.send('/photos/rsa', { headers: { authorization: header } }),
-      world.upstream,
+      await interop.world.send('/photos/rsa', { headers: { authorization: header } }),
+      interop.world.upstream,
       before + 1,
     );
     expectIdentity(record, { user: 'carol', clientId: RSA_CLIENT.clientId, scope: 'photos:read' });
@@ -170,25 +167,34 @@ describe('sign prints a header the gateway accepts', () => {
   test('secrets from OAUTH_CONSUMER_SECRET / OAUTH_TOKEN_SECRET instead of flags', async () => {
     const header = headerFrom(
       await sign(
-        ['--consumer-key', CLIENT.clientId, '--token', TOKEN.token, 'GET', `${world.origin}/photos/env`],
+        [
+          '--consumer-key',
+          CLIENT.clientId,
+          '--token',
+          TOKEN.token,
+          'GET',
+          `${interop.world.origin}/photos/env`,
+        ],
         cleanEnv({ OAUTH_CONSUMER_SECRET: CLIENT.clientSecret, OAUTH_TOKEN_SECRET: TOKEN.tokenSecret }),
       ),
     );
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     const record = expectForwarded(
-      await world.send('/photos/env', { headers: { authorization: header } }),
-      world.upstream,
+      await interop.world.send('/photos/env', { headers: { authorization: header } }),
+      interop.world.upstream,
       before + 1,
     );
     expectIdentity(record, ALICE);
   });
 
   test('each run uses a fresh nonce (two prints of the same request both work)', async () => {
-    const args = [...ALICE_ARGS, 'GET', `${world.origin}/photos/twice`];
+    const args = [...ALICE_ARGS, 'GET', `${interop.world.origin}/photos/twice`];
     const [a, b] = [headerFrom(await sign(args)), headerFrom(await sign(args))];
     expect(a).not.toBe(b);
     for (const header of [a, b]) {
-      expect((await world.send('/photos/twice', { headers: { authorization: header } })).status).toBe(200);
+      expect((await interop.world.send('/photos/twice', { headers: { authorization: header } })).status).toBe(
+        200,
+      );
     }
   });
 });
@@ -198,23 +204,23 @@ describe('sign --curl prints a command that works', () => {
     const printed = await sign(['--curl', ...args]);
     expect(printed.code, printed.stderr).toBe(0);
     expect(printed.stdout).toMatch(/^curl /);
-    const before = world.upstream.requests.length;
+    const before = interop.world.upstream.requests.length;
     const result = await run('bash', ['-c', printed.stdout.trim()]);
     expect(result.code, result.stderr).toBe(0);
     const echo = JSON.parse(result.stdout) as EchoBody;
     const record = expectForwarded(
       { status: 200, headers: {}, text: result.stdout },
-      world.upstream,
+      interop.world.upstream,
       before + 1,
     );
     return { echo, body: record.body.toString('utf8') };
   }
 
   test('GET', async () => {
-    const { echo } = await curl([...ALICE_ARGS, 'GET', `${world.origin}/photos?size=large`]);
+    const { echo } = await curl([...ALICE_ARGS, 'GET', `${interop.world.origin}/photos?size=large`]);
     expect(echo.method).toBe('GET');
     expect(echo.url).toBe('/photos?size=large');
-    expectIdentity(world.upstream.requests.at(-1)!, ALICE);
+    expectIdentity(interop.world.upstream.requests.at(-1)!, ALICE);
   });
 
   test('POST with --data (form body, signed parameter by parameter) and shell-hostile characters', async () => {
@@ -226,13 +232,13 @@ describe('sign --curl prints a command that works', () => {
       '--data',
       data,
       'POST',
-      `${world.origin}/photos/upload?album=it's`,
+      `${interop.world.origin}/photos/upload?album=it's`,
     ]);
     expect(echo.method).toBe('POST');
     expect(echo.url).toBe("/photos/upload?album=it's");
     expect(echo.headers['content-type']).toBe('application/x-www-form-urlencoded');
     expect(body).toBe(data);
-    expectIdentity(world.upstream.requests.at(-1)!, ALICE);
+    expectIdentity(interop.world.upstream.requests.at(-1)!, ALICE);
   });
 });
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Agent } from 'undici';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import {
   type RecordedRequest,
@@ -272,4 +272,59 @@ export function expectNoSecrets(reply: Reply): void {
     expect(everything).not.toContain(secret);
     expect(everything).not.toContain(encodeURIComponent(secret));
   }
+}
+
+/** One world per test file and the assertions the interop files share (see useWorld). */
+export interface WorldFixture {
+  /** The running world; available in tests and in hooks registered after useWorld(). */
+  readonly world: World;
+  /** How many requests the upstream should have received so far (the accepted ones). */
+  readonly forwarded: number;
+  /** The reply is a 200 and the upstream got exactly one more request; returns that request. */
+  expectNextForwarded(reply: Reply): RecordedRequest;
+  /** expectNextForwarded, and the upstream saw `method`, `target` byte for byte and `identity`. */
+  expectAccepted(reply: Reply, identity: ExpectedIdentity, method: string, target: string): RecordedRequest;
+}
+
+/**
+ * Starts a world before the file's tests and closes it after; before each test, takes the
+ * upstream's request count so each test asserts exactly what it forwarded.
+ */
+export function useWorld(options: WorldOptions = {}): WorldFixture {
+  let started: World | undefined;
+  let forwarded = 0;
+  const world = (): World => {
+    if (started === undefined)
+      throw new Error('the world is not started (use it inside tests or later hooks)');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startWorld(options);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  beforeEach(() => {
+    forwarded = world().upstream.requests.length;
+  });
+  const expectNextForwarded = (reply: Reply): RecordedRequest => {
+    forwarded++;
+    return expectForwarded(reply, world().upstream, forwarded);
+  };
+  return {
+    get world() {
+      return world();
+    },
+    get forwarded() {
+      return forwarded;
+    },
+    expectNextForwarded,
+    expectAccepted(reply, identity, method, target) {
+      const record = expectNextForwarded(reply);
+      expect(record.method).toBe(method);
+      expect(record.url).toBe(target);
+      expectIdentity(record, identity);
+      return record;
+    },
+  };
 }

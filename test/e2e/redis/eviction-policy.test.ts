@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { OwnRedisServer, waitFor } from '../../helpers/redis-server.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { CONSUMER, TOKEN } from '../../security/helpers/credentials.js';
 import { MAIN_JS } from '../../security/helpers/spawned-gateway.js';
-import { OwnRedisServer, waitFor } from '../../store/support.js';
 
 /**
  * Issue 13, Redis side: with an evicting maxmemory-policy Redis may drop a nonce key before it

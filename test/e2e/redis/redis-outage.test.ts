@@ -3,9 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { OwnRedisServer } from '../../helpers/redis-server.js';
 import { startUpstream, type TestUpstream } from '../../helpers/upstream.js';
 import { bearer, errorCode, histogram, send, sha256Hex, sleep, until } from '../oauth2/support.js';
-import { OwnRedis } from './redis-server.js';
 
 /**
  * Redis dies under load and comes back, with the gateway running throughout (issue 6, "fail
@@ -41,7 +41,7 @@ interface Sample {
 }
 
 describe('Redis outage under load', () => {
-  let redis: OwnRedis;
+  let redis: OwnRedisServer;
   let upstream: TestUpstream;
   let gw: TestGateway;
 
@@ -61,7 +61,7 @@ describe('Redis outage under load', () => {
   }
 
   beforeAll(async () => {
-    redis = await OwnRedis.start();
+    redis = await OwnRedisServer.start();
     await seed();
     upstream = await startUpstream();
     gw = await startTestGateway({

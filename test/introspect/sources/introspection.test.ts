@@ -8,6 +8,7 @@ import {
 } from '../../../src/introspect/sources/introspection.js';
 import type { TokenSource } from '../../../src/introspect/token-source.js';
 import { BackendFault } from '../../../src/observability/backend-failures.js';
+import { freePort } from '../../helpers/ports.js';
 import {
   type AuthorizationServer,
   GATEWAY_CLIENT,
@@ -232,10 +233,7 @@ describe('strict response handling (a misbehaving AS on port 0)', () => {
   });
 
   it('connection refused → TemporarilyUnavailable (unreachable, ECONNREFUSED)', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
+    const port = await freePort();
     const source = introspectionSource(`http://127.0.0.1:${port}/introspect`);
     const error = await source.lookup('tok').catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TemporarilyUnavailable);
