@@ -200,6 +200,21 @@ describe('CLI: check, jwks, keygen', () => {
     expect(cli(['keygen', '--algorithm', 'HS256']).status).toBe(1);
   });
 
+  it('examples/identity-assertion/gateway.yaml passes check once keygen wrote its key', async () => {
+    const example = await readFile(
+      join(import.meta.dirname, '../../examples/identity-assertion/gateway.yaml'),
+      'utf8',
+    );
+    const exampleDir = await mkdtemp(join(dir, 'example-'));
+    await writeFile(join(exampleDir, 'gateway.yaml'), example);
+    await writeFile(join(exampleDir, 'credentials.yaml'), '{}\n');
+    expect(cli(['check', '-c', join(exampleDir, 'gateway.yaml')]).status).toBe(1);
+    expect(cli(['keygen', '--out', join(exampleDir, 'assertion.pem')]).status).toBe(0);
+    const checked = cli(['check', '-c', join(exampleDir, 'gateway.yaml')]);
+    expect(checked.stderr).toBe('');
+    expect(checked.status).toBe(0);
+  });
+
   it('check and run fail on a missing or unreadable key, naming the config path and the file', async () => {
     const path = await config(['./new.pem', './missing.pem']);
     const checked = cli(['check', '-c', path]);
