@@ -17,11 +17,17 @@ import {
   type AuthorizationServer,
   GATEWAY_CLIENT,
   RESOURCES,
+  SERVICE_CLIENT,
   startAuthorizationServer,
 } from './helpers/authorization-server.js';
 import { oauth2Config } from './helpers/config.js';
 
 const INTROSPECT = '/token/introspection';
+/**
+ * The identity of the AS's client_credentials tokens (as.getToken): the service client, no user
+ * (RFC 9068 §2.2: sub = client_id means no resource owner), exactly the granted scope.
+ */
+const SERVICE_READ: Identity = { method: 'oauth2', clientId: SERVICE_CLIENT.clientId, scopes: ['read'] };
 let as: AuthorizationServer;
 const resolvers: TokenResolver[] = [];
 
@@ -181,7 +187,7 @@ describe('token resolver chain (store → introspection → jwt) against oidc-pr
     const tokens = resolver();
     const token = await as.getToken({ resource: 'jwt', scope: 'read' });
     const facts = { authorization: `Bearer ${token}` };
-    expect(await authenticate(tokens, facts, { scopes: ['read'] })).toBeDefined();
+    expect(await authenticate(tokens, facts, { scopes: ['read'] })).toEqual(SERVICE_READ);
     const error = await failure(authenticate(tokens, facts, { scopes: ['read', 'admin'] }));
     expect(error).toBeInstanceOf(InsufficientScope);
     expect(error.status).toBe(403);
@@ -196,7 +202,7 @@ describe('token resolver chain (store → introspection → jwt) against oidc-pr
     const enabled = { allowQueryToken: true, allowFormToken: false };
     expect(
       await authenticate(tokens, { target: `/?access_token=${token}` }, { scopes: [] }, enabled),
-    ).toBeDefined();
+    ).toEqual(SERVICE_READ);
     const twice = authenticate(
       tokens,
       { target: `/?access_token=${token}`, authorization: `Bearer ${token}` },
@@ -230,9 +236,9 @@ describe('token resolver chain (store → introspection → jwt) against oidc-pr
       expect(error).toBeInstanceOf(TemporarilyUnavailable);
       expect(error.status).toBe(503);
       expect(await failure(tokens.resolve(uncached))).toBeInstanceOf(TemporarilyUnavailable);
-      expect(
-        await authenticate(tokens, { authorization: `Bearer ${cached}` }, { scopes: ['read'] }),
-      ).toBeDefined();
+      expect(await authenticate(tokens, { authorization: `Bearer ${cached}` }, { scopes: ['read'] })).toEqual(
+        SERVICE_READ,
+      );
     } finally {
       await as.start();
     }

@@ -10,6 +10,14 @@ import { computeBaseString, verifyOAuth1Request } from '../../src/verify/oauth1/
 import type { RequestFacts } from '../../src/verify/request-facts.js';
 import { CLIENT, context, NOW_S, rsa, signedRequest, TOKEN, toFacts } from '../verify/oauth1/fixtures.js';
 
+/** What client-1 signing with token-1 (alice's) authenticates as: the exact identity, not just "some". */
+const ALICE = {
+  method: 'oauth1',
+  clientId: CLIENT.clientId,
+  user: TOKEN.userId,
+  scopes: TOKEN.scopes,
+} as const;
+
 const METHODS: readonly SignatureMethodName[] = [
   'HMAC-SHA1',
   'HMAC-SHA256',
@@ -56,7 +64,7 @@ describe('signOAuth1Request → verifyOAuth1Request round trip', () => {
   it('RSA accepts a PEM string as the private key', async () => {
     const pem = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const { facts } = signedRequest({ signatureMethod: 'RSA-SHA256', rsaPrivateKey: pem });
-    await expect(verifyOAuth1Request(facts, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, context())).resolves.toEqual(ALICE);
   });
 
   it('RSA without a private key is a usage error on the signing side', () => {
@@ -70,11 +78,11 @@ describe('signOAuth1Request → verifyOAuth1Request round trip', () => {
       /^OAuth realm="Photos \\"Album\\" \\\\ 1", oauth_consumer_key="client-1", /,
     );
     expect(parseAuthorizationHeader(facts.authorization!).realm).toBe(realm);
-    await expect(verifyOAuth1Request(facts, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, context())).resolves.toEqual(ALICE);
     // The realm is not signed: another realm still verifies.
     const other = facts.authorization!.replace(/realm="(?:[^"\\]|\\.)*"/, 'realm="elsewhere"');
     expect(other).not.toBe(facts.authorization);
-    await expect(verifyOAuth1Request({ ...facts, authorization: other }, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request({ ...facts, authorization: other }, context())).resolves.toEqual(ALICE);
   });
 
   it.each([
@@ -126,7 +134,7 @@ describe('signOAuth1Request → verifyOAuth1Request round trip', () => {
     const { facts, params } = signedRequest({ method: 'PUT', body, contentType: 'application/json' });
     expect(params.map(([n]) => n)).toContain('oauth_body_hash');
     const ctx = context({ policy: { bodyHash: 'required' } });
-    await expect(verifyOAuth1Request(facts, ctx)).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, ctx)).resolves.toEqual(ALICE);
     await expect(
       verifyOAuth1Request({ ...facts, body: Buffer.from(`${body} `) }, context()),
     ).rejects.toBeInstanceOf(InvalidSignature);
@@ -140,7 +148,7 @@ describe('signOAuth1Request → verifyOAuth1Request round trip', () => {
     expect(computeBaseString(facts)).toContain(
       'oauth_callback%3Dhttps%253A%252F%252Fc.example%252Fcb%253Fx%253Da%252520b',
     );
-    await expect(verifyOAuth1Request(facts, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, context())).resolves.toEqual(ALICE);
   });
 });
 

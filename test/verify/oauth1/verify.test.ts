@@ -37,6 +37,14 @@ import {
 } from './fixtures.js';
 import { policy } from './support.js';
 
+/** What client-1 signing with token-1 (alice's) authenticates as: the exact identity, not just "some". */
+const ALICE = {
+  method: 'oauth1',
+  clientId: CLIENT.clientId,
+  user: TOKEN.userId,
+  scopes: TOKEN.scopes,
+} as const;
+
 type ErrorClass = new (...args: never[]) => GatewayError;
 
 interface Expected {
@@ -518,38 +526,38 @@ describe('verifyOAuth1Request accepts', () => {
   it.each([-300, 300])('a timestamp exactly at the window edge (%ds)', async (offset) => {
     await expect(
       verifyOAuth1Request(signedRequest({ timestamp: NOW_S + offset }).facts, context()),
-    ).resolves.toBeDefined();
+    ).resolves.toEqual(ALICE);
   });
 
   it('the method in any case (§3.4.1.1 upper-cases it)', async () => {
     const { facts } = signedRequest();
-    await expect(verifyOAuth1Request({ ...facts, method: 'get' }, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request({ ...facts, method: 'get' }, context())).resolves.toEqual(ALICE);
   });
 
   it('without oauth_version', async () => {
     await expect(
       verifyOAuth1Request(signedRequest({ includeVersion: false }).facts, context()),
-    ).resolves.toBeDefined();
+    ).resolves.toEqual(ALICE);
   });
 
   it('a lower-case scheme name and tabs in the header', async () => {
     const { facts } = signedRequest();
     const authorization = facts.authorization!.replace(/^OAuth /, 'oauth \t').replaceAll(', ', ' ,\t');
-    await expect(verifyOAuth1Request({ ...facts, authorization }, context())).resolves.toBeDefined();
+    await expect(verifyOAuth1Request({ ...facts, authorization }, context())).resolves.toEqual(ALICE);
   });
 
   it('a body hash when the policy is off is only a signed parameter', async () => {
     const { facts } = signedRequest({ method: 'PUT', body: jsonBody, contentType: 'application/json' });
     const ctx = context({ policy: { bodyHash: 'off' } });
-    await expect(verifyOAuth1Request({ ...facts, body: Buffer.from('other') }, ctx)).resolves.toBeDefined();
+    await expect(verifyOAuth1Request({ ...facts, body: Buffer.from('other') }, ctx)).resolves.toEqual(ALICE);
   });
 
   it('a matching body hash when required, including for an empty body', async () => {
     const ctx = context({ policy: { bodyHash: 'required' } });
     const put = signedRequest({ method: 'PUT', body: jsonBody, contentType: 'application/json' });
-    await expect(verifyOAuth1Request(put.facts, ctx)).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(put.facts, ctx)).resolves.toEqual(ALICE);
     const get = signedRequest({ body: '' });
-    await expect(verifyOAuth1Request({ ...get.facts, body: undefined }, ctx)).resolves.toBeDefined();
+    await expect(verifyOAuth1Request({ ...get.facts, body: undefined }, ctx)).resolves.toEqual(ALICE);
   });
 
   it('a form body without a body hash even when required (form bodies are signed directly)', async () => {
@@ -559,7 +567,7 @@ describe('verifyOAuth1Request accepts', () => {
       body: 'a=1',
       contentType: 'application/x-www-form-urlencoded',
     });
-    await expect(verifyOAuth1Request(facts, ctx)).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, ctx)).resolves.toEqual(ALICE);
   });
 });
 
@@ -758,7 +766,7 @@ describe('hasOAuth1Credentials', () => {
 describe('clock', () => {
   it('uses the injected clock, not the system clock', async () => {
     const { facts } = signedRequest({ timestamp: 1_000 });
-    await expect(verifyOAuth1Request(facts, context({ now: 1_000_000 }))).resolves.toBeDefined();
+    await expect(verifyOAuth1Request(facts, context({ now: 1_000_000 }))).resolves.toEqual(ALICE);
     await expectRejection(
       verifyOAuth1Request(signedRequest({ timestamp: 1_000 }).facts, context({ now: NOW_MS })),
       BAD_TIMESTAMP,
