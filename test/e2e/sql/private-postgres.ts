@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../store/support.js';
+import { freePort } from '../../helpers/ports.js';
 
 /**
  * A PostgreSQL server of the test's own (Debian's initdb/pg_ctl on a temp dir and a free port),
