@@ -279,7 +279,7 @@ describe('identity assertion (EdDSA)', () => {
     expect(payload['client_id']).toBe('machine-client');
   });
 
-  it('a key file replaced in place is picked up by a reload (its bytes count in the config hash)', async () => {
+  it('a key file replaced in place is picked up by a reload; a reload with a missing key is rejected', async () => {
     const path = join(keyDir, 'in-place.pem');
     await writeAssertionKey(keyDir, 'in-place.pem', 'ed25519');
     const config = {
@@ -295,6 +295,30 @@ describe('identity assertion (EdDSA)', () => {
       const [after] = (await fetchJwks(local.adminUrl)).keys;
       expect(after!.kid).not.toBe(before!.kid);
       expect(after!['x']).not.toBe(before!['x']);
+
+      // A reload whose key is missing is rejected: the running keys stay, requests keep verifying.
+      await local.writeFiles({
+        config: {
+          ...config,
+          identity: { assertion: { keys: [{ path: join(keyDir, 'gone.pem') }], issuer: ISSUER } },
+        },
+      });
+      expect(await local.reload()).toBe(false);
+      expect(local.logs.some((line) => line.includes('identity.assertion.keys[0].path: cannot read'))).toBe(
+        true,
+      );
+      expect((await fetchJwks(local.adminUrl)).keys.map((k) => k.kid)).toEqual([after!.kid]);
+      const res = await fetch(`${local.url}/api/still`, {
+        headers: { authorization: `Bearer ${BEARER.accessToken}` },
+      });
+      expect(res.status).toBe(200);
+      const record = upstream.requests.at(-1)!;
+      const { protectedHeader } = await jwtVerify(
+        single(record, 'x-oauth-assertion'),
+        createLocalJWKSet(await fetchJwks(local.adminUrl)),
+        { audience: 'api' },
+      );
+      expect(protectedHeader.kid).toBe(after!.kid);
     } finally {
       await local.stop();
     }
