@@ -1,5 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseGatewayConfig } from '../../src/config/load.js';
+import { loadConfig, parseGatewayConfig } from '../../src/config/load.js';
 import type { ConfigError } from '../../src/errors.js';
 import { checkQueryText, presetQueries } from '../../src/store/sql-queries.js';
 import {
@@ -76,6 +77,19 @@ describe('credentials.sql config', () => {
       return (error as ConfigError).issues;
     }
   };
+
+  it('examples/sql/gateway.yaml is valid', async () => {
+    const loaded = await loadConfig(
+      fileURLToPath(new URL('../../examples/sql/gateway.yaml', import.meta.url)),
+      {
+        DB_PASSWORD: 'pw',
+      },
+    );
+    expect(loaded.config.credentials).toMatchObject({
+      type: 'sql',
+      sql: { preset: { name: 'authlib-flask', user: 'username' }, notifyChannel: 'oauth_gateway' },
+    });
+  });
 
   it('accepts a preset by name and fills the defaults', () => {
     const config = parseGatewayConfig(
