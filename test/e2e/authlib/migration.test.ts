@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { signOAuth1Request } from '../../../src/oauth1-client/sign.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
@@ -7,6 +9,7 @@ import {
   type AuthlibEnv,
   type AuthlibProcess,
   asPost,
+  DOCS_DIR,
   guideSnippet,
   issueToken,
   newDatabasePath,
@@ -330,6 +333,13 @@ describe('docs/migration-authlib.md against Authlib 1.2', () => {
       try {
         const line = await expect503(failing, tokens['photos:read']!, 'client_auth_refused');
         expect(line['status']).toBe(401);
+        // The line section 7 shows is this line (its token hash aside).
+        const shown = /```json\n(\{.*\})\n```/.exec(
+          readFileSync(join(DOCS_DIR, 'migration-authlib.md'), 'utf8'),
+        );
+        const { tokenHash, ...documented } = JSON.parse(shown![1]!) as Json;
+        expect(tokenHash).toMatch(/^[0-9a-f]{8}$/);
+        expect(line).toMatchObject(documented);
         expect(failing.logs.join('\n')).not.toContain('gw+se/cret=');
       } finally {
         await failing.stop();
