@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeAssertionKey } from '../helpers/assertion.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 import { receivedHeader, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { BEARER, credentialsFile } from '../security/helpers/credentials.js';
 
@@ -31,17 +31,6 @@ async function snippet(name: string): Promise<string> {
   const match = /```[a-z]*\n([\s\S]*?)```/.exec(doc.slice(at));
   if (match === null) throw new Error(`snippet ${name} has no code block`);
   return match[1]!;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
