@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
@@ -270,6 +272,50 @@ describe('authlib-flask preset (PostgreSQL, tables from db.create_all())', () =>
       if (!stopped) await gateway.stop();
     }
   }, 120_000);
+});
+
+describe('notifyChannel (PostgreSQL LISTEN) with the trigger SQL from docs/sql.md', () => {
+  it('a token revoked through the ORM is refused within 1 s although cacheTtl is 5 minutes', async () => {
+    // The docs' trigger block, executed as written: the docs cannot drift from what works.
+    const docs = await readFile(fileURLToPath(new URL('../../../docs/sql.md', import.meta.url)), 'utf8');
+    const section = docs.slice(docs.indexOf('### Immediate eviction'));
+    const triggers = /```sql\n([\s\S]*?)```/.exec(section)![1]!;
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query(triggers);
+      await admin.query(
+        `INSERT INTO oauth2_token (client_id, token_type, access_token, scope, issued_at, access_token_revoked_at, refresh_token_revoked_at, expires_in, user_id)
+         SELECT client_id, token_type, 'flask-notify', scope, issued_at, 0, 0, expires_in, user_id FROM oauth2_token WHERE access_token = $1`,
+        [flask.bearer.valid],
+      );
+    } finally {
+      await admin.end();
+    }
+    const gateway = await startTestGateway({
+      config: {
+        credentials: {
+          type: 'sql',
+          sql: { url: postgres.url, preset: 'authlib-flask', cacheTtl: '5m', notifyChannel: 'oauth_gateway' },
+        },
+        oauth2: { tokenSources: ['store'] },
+        routes: routes(upstream.url),
+      },
+    });
+    try {
+      const ask = async () =>
+        (await send(gateway.url, '/api/me', { headers: bearer('flask-notify') })).status;
+      // Wait for the LISTEN connection (its first connect clears the cache, so warm up after).
+      await msUntil(async () => (await fetch(`${gateway.adminUrl}/readyz`)).status === 200, 5000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await ask()).toBe(200);
+      await authlibFlask.revoke(postgres.url, 'flask-notify');
+      const ms = await msUntil(async () => (await ask()) === 401, 1000, 20);
+      expect(ms).toBeLessThan(1000);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });
 
 describe('django-oauth-toolkit preset (MariaDB, tables from migrate)', () => {
