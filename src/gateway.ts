@@ -126,6 +126,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         metrics.reloads.inc({ result: 'success' });
         metrics.setConfigHash(loaded.hash);
         logger.info({ hash: loaded.hash, routes: loaded.config.routes.length }, 'configuration reloaded');
+        if (loaded.config.egress !== undefined && egress === undefined) {
+          logger.warn('egress configured by a reload: the egress listener starts only at start-up; restart');
+        }
         // Let requests that started on the old runtime finish before releasing what it owns alone.
         setTimeout(() => void previous.close(next), loaded.config.limits.upstreamTimeout).unref();
         return true;

@@ -11,8 +11,8 @@ import {
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
-import { forwardRequest, UpstreamPools } from '../proxy/forward.js';
-import { buildEgressHeaders, requestIdFrom } from '../proxy/headers.js';
+import { forwardRequest, hasBody, UpstreamPools } from '../proxy/forward.js';
+import { buildEgressHeaders, countHeader, requestIdFrom } from '../proxy/headers.js';
 import { type Realms, sendError, toGatewayError } from '../proxy/respond.js';
 import { matchRoute, normaliseTarget, upstreamPath } from '../proxy/router.js';
 import type { EgressContext, EgressRoute } from './context.js';
@@ -34,22 +34,6 @@ export interface EgressListenOptions {
 /** RFC 9110 §9.2.2: methods a retry cannot repeat an effect of. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const NO_REALMS: Realms = { oauth1: 'oauth-gateway', oauth2: 'oauth-gateway' };
-
-function hasBody(req: IncomingMessage): boolean {
-  return (
-    req.headers['transfer-encoding'] !== undefined ||
-    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
-  );
-}
-
-function countHeader(rawHeaders: readonly string[], lowerName: string): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
-  }
-  return count;
-}
 
 interface Outcome {
   route: EgressRoute | undefined;

@@ -86,8 +86,8 @@ export function upstreamError(error: unknown): GatewayError {
     : new BadGateway(error);
 }
 
-/** Methods whose requests carry no body unless the client framed one. */
-function hasBody(req: IncomingMessage): boolean {
+/** Whether the client framed a request body (any method may; most send none). */
+export function hasBody(req: IncomingMessage): boolean {
   return (
     req.headers['transfer-encoding'] !== undefined ||
     (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')

@@ -129,6 +129,16 @@ export function identityHeaderValue(value: string): string {
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 
+/** How many header lines are named `lowerName` (any case). */
+export function countHeader(rawHeaders: readonly string[], lowerName: string): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
+  }
+  return count;
+}
+
 /** Reuse the client's X-Request-Id when it is sane; otherwise mint one. */
 export function requestIdFrom(value: string | undefined): string {
   return value !== undefined && REQUEST_ID.test(value) ? value : randomUUID();

@@ -16,7 +16,7 @@ import type { Identity } from '../verify/identity.js';
 import { readBody } from './body.js';
 import type { ProxyContext } from './context.js';
 import { forwardRequest, UpstreamPools } from './forward.js';
-import { buildUpstreamHeaders, requestIdFrom } from './headers.js';
+import { buildUpstreamHeaders, countHeader, requestIdFrom } from './headers.js';
 import { authenticateRequest, type OriginalRequest, type Resolved, resolveRequest } from './pipeline.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
 import { normaliseHost, upstreamPath } from './router.js';
@@ -50,16 +50,6 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   if (first === undefined) return undefined;
   const comma = first.indexOf(',');
   return (comma === -1 ? first : first.slice(0, comma)).trim();
-}
-
-/** How many header lines are named `lowerName` (any case). */
-function countHeader(rawHeaders: readonly string[], lowerName: string): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) count++;
-  }
-  return count;
 }
 
 function upstreamHeaders(

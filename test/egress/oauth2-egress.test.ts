@@ -25,6 +25,7 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
   let upstream: TestUpstream;
   let gw: TestGateway;
   let app: Agent;
+  let config: { egress: { listen: unknown; routes: Record<string, unknown>[] } };
 
   /** The API: introspects the bearer token at the AS under /checked, hangs under /hang, else echoes. */
   async function introspect(token: string): Promise<Record<string, unknown>> {
@@ -50,6 +51,18 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
     as = await startAuthorizationServer();
     upstream = await startUpstream((req, res, record) => {
       if (record.url.includes('/hang')) return; // never answers
+      if (record.url.includes('/hop')) {
+        // Hop-by-hop answer headers, and one the upstream nominates in Connection.
+        res.writeHead(200, {
+          connection: 'x-secret-hop',
+          'x-secret-hop': 'upstream-only',
+          'keep-alive': 'timeout=77',
+          'x-kept': 'yes',
+          'content-length': '2',
+        });
+        res.end('{}');
+        return;
+      }
       const finish = async () => {
         let status = 200;
         if (record.url.includes('/checked')) {
@@ -82,32 +95,31 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
       sign,
       ...extra,
     });
-    gw = await startTestGateway({
-      config: {
-        egress: {
-          listen: { host: '127.0.0.1', port: 0 },
-          routes: [
-            route('basic', oauth2()),
-            route(
-              'post',
-              oauth2({
-                clientId: SERVICE_POST_CLIENT.clientId,
-                clientSecret: SERVICE_POST_CLIENT.clientSecret,
-                authMethod: 'client_secret_post',
-              }),
-            ),
-            route('ahead', oauth2()),
-            route('burst', oauth2()),
-            route('renew', oauth2()),
-            route('down', oauth2()),
-            route('garbage', oauth2()),
-            route('wrongtype', oauth2()),
-            route('slowas', oauth2({ timeout: '300ms' })),
-            route('slowapi', oauth2(), { timeout: '500ms' }),
-          ],
-        },
+    config = {
+      egress: {
+        listen: { host: '127.0.0.1', port: 0 },
+        routes: [
+          route('basic', oauth2()),
+          route(
+            'post',
+            oauth2({
+              clientId: SERVICE_POST_CLIENT.clientId,
+              clientSecret: SERVICE_POST_CLIENT.clientSecret,
+              authMethod: 'client_secret_post',
+            }),
+          ),
+          route('ahead', oauth2()),
+          route('burst', oauth2()),
+          route('renew', oauth2()),
+          route('down', oauth2()),
+          route('garbage', oauth2()),
+          route('wrongtype', oauth2()),
+          route('slowas', oauth2({ timeout: '300ms' })),
+          route('slowapi', oauth2(), { timeout: '500ms' }),
+        ],
       },
-    });
+    };
+    gw = await startTestGateway({ config });
     app = new Agent({ keepAliveTimeout: 1_000, connections: null });
   }, 60_000);
 
@@ -239,6 +251,34 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
     expect(await metric('oauth_gateway_egress_retries_total', 'route="renew"')).toBe(1);
   });
 
+  test('hop-by-hop headers of the answer (and those it names in Connection) do not reach the app', async () => {
+    const res = await app.request({ origin: gw.egressUrl!, path: '/basic/hop', method: 'GET' });
+    await res.body.dump();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-kept']).toBe('yes');
+    expect(res.headers['x-secret-hop']).toBeUndefined();
+    expect(res.headers['keep-alive']).not.toBe('timeout=77'); // Node's own value for this hop is fine
+  });
+
+  test('a reload keeps the cached token of an unchanged route and serves added routes', async () => {
+    const first = await send('GET', '/basic/before-reload');
+    const tokensBefore = as.requests('/token');
+    const routes = [
+      ...config.egress.routes,
+      { ...config.egress.routes[0], name: 'added', match: { pathPrefix: '/added' } },
+    ];
+    await gw.writeFiles({ config: { ...config, egress: { ...config.egress, routes } } });
+    expect(await gw.reload()).toBe(true);
+    const after = await send('GET', '/basic/after-reload');
+    expect(after.body['authorization']).toBe(first.body['authorization']);
+    expect(as.requests('/token')).toBe(tokensBefore);
+    const added = await send('GET', '/added/x');
+    expect(added.status).toBe(200);
+    expect(added.body['url']).toBe('/v2/x');
+    // A route of its own: its own token cache.
+    expect(as.requests('/token')).toBe(tokensBefore + 1);
+  });
+
   test('token endpoint answering garbage or a non-Bearer token → 503, the API sees nothing', async () => {
     const before = upstream.requests.length;
     as.setTokenOverride((_req, res) => {
@@ -270,6 +310,13 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
       as.setTokenOverride(undefined);
     }
     expect(upstream.requests.length).toBe(before);
+    expect(await metric('oauth_gateway_egress_signing_errors_total', 'route="garbage"')).toBe(2);
+    expect(
+      await metric(
+        'oauth_gateway_egress_token_fetches_total',
+        'route="garbage",reason="initial",result="failure"',
+      ),
+    ).toBe(2);
   });
 
   test('token endpoint slow → 503 after sign.oauth2.timeout; the API sees nothing', async () => {
