@@ -73,12 +73,21 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
     none: 0,
   };
 
+  /** The 503 names the token it happened for by a hash prefix (never the token). */
+  function annotated(error: unknown, token: string): unknown {
+    if (error instanceof TemporarilyUnavailable && error.cause instanceof BackendFault) {
+      return new TemporarilyUnavailable(error.cause.withTokenHash(sha256Hex(token).slice(0, 8)));
+    }
+    return error;
+  }
+
   async function ask(source: TokenSource, token: string): Promise<TokenInfo | undefined> {
     try {
       return await source.lookup(token);
     } catch (error) {
       // Fail closed: whatever went wrong in a backend is a 503, never a pass and never a 500.
-      throw error instanceof GatewayError ? error : new TemporarilyUnavailable(error);
+      // Annotated here, where failures happen, so cache hits pay nothing for it.
+      throw annotated(error instanceof GatewayError ? error : new TemporarilyUnavailable(error), token);
     }
   }
 
@@ -112,15 +121,7 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
     shared: deps.sharedCache,
   });
 
-  /** The 503 names the token it happened for by a hash prefix (never the token). */
-  function annotated(error: unknown, token: string): unknown {
-    if (error instanceof TemporarilyUnavailable && error.cause instanceof BackendFault) {
-      return new TemporarilyUnavailable(error.cause.withTokenHash(sha256Hex(token).slice(0, 8)));
-    }
-    return error;
-  }
-
-  async function resolve(token: string): Promise<TokenInfo> {
+  async function resolveToken(token: string): Promise<TokenInfo> {
     if (direct !== undefined) {
       const info = await ask(direct, token);
       if (info !== undefined) {
@@ -136,13 +137,7 @@ export function createTokenResolver(config: OAuth2Config, deps: TokenResolverDep
   }
 
   return {
-    async resolve(token) {
-      try {
-        return await resolve(token);
-      } catch (error) {
-        throw annotated(error, token);
-      }
-    },
+    resolve: resolveToken,
     stats: () => ({ ...cache.stats(), answeredBy: { ...answeredBy } }),
     async close() {
       cache.clear();

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { bearer, send } from './oauth2/support.js';
+import { bearer, send, sleep } from './oauth2/support.js';
 
 /**
  * Issue 14: every 503 says why. An introspection endpoint that refuses the gateway's client
@@ -117,6 +118,99 @@ describe('503 causes are logged and counted', () => {
     const all = gw.logs.join('\n');
     for (const secret of [SECRET, 'refused-token-1', 'malformed-answer-token', 'as-down-token']) {
       expect(all).not.toContain(secret);
+    }
+  });
+});
+
+describe('refused JWKS answers are logged and counted too', () => {
+  let upstream: TestUpstream;
+  let jwks: Server;
+  let jwksUrl: string;
+  let answer: { status: number; body: string } = { status: 500, body: 'oops' };
+  let token: string;
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    token = await new SignJWT({ sub: '42', client_id: 'c', scope: 'read' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'at+jwt' })
+      .setIssuer('https://issuer.test')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    jwks = createServer((_req, res) => {
+      if (answer.status === 200 && answer.body === 'keys') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ keys: [jwk] }));
+      } else {
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(answer.body);
+      }
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+  });
+  afterAll(async () => {
+    await upstream?.close();
+    jwks?.closeAllConnections();
+    await new Promise<void>((resolve) => jwks?.close(() => resolve()));
+  });
+
+  const gatewayFor = () =>
+    startTestGateway({
+      config: {
+        oauth2: {
+          tokenSources: ['jwt'],
+          jwt: { jwksUri: jwksUrl, issuer: 'https://issuer.test', algorithms: ['RS256'] },
+        },
+        routes: [{ name: 'jwt', match: { pathPrefix: '/' }, upstream: upstream.url, auth: 'oauth2' }],
+      },
+    });
+
+  it('no keys yet: a 500 and then a non-JSON JWKS each give 503 with their cause', async () => {
+    const gw = await gatewayFor();
+    try {
+      answer = { status: 500, body: 'oops' };
+      expect((await send(gw.url, '/x', { headers: bearer(token) })).status).toBe(503);
+      answer = { status: 200, body: '<html>' };
+      await sleep(1_100); // with no keys the JWKS is retried after 1 s
+      expect((await send(gw.url, '/x', { headers: bearer(token) })).status).toBe(503);
+      const warn = gw.logEntries().filter((line) => line['level'] === 'warn');
+      expect(warn).toEqual([
+        expect.objectContaining({ source: 'jwks', cause: 'http_status', status: 500 }),
+        expect.objectContaining({ source: 'jwks', cause: 'malformed_response', field: '(not JSON)' }),
+      ]);
+      const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      expect(metrics).toContain(
+        'oauth_gateway_auth_backend_failures_total{source="jwks",cause="http_status"} 1',
+      );
+      expect(metrics).toContain(
+        'oauth_gateway_auth_backend_failures_total{source="jwks",cause="malformed_response"} 1',
+      );
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('keys held: an unknown kid whose refetch fails is answered from the keys held (401), and still logged', async () => {
+    const gw = await gatewayFor();
+    try {
+      answer = { status: 200, body: 'keys' };
+      expect((await send(gw.url, '/x', { headers: bearer(token) })).status).toBe(200);
+      answer = { status: 502, body: '' };
+      await sleep(1_100); // past the 1 s unknown-kid floor
+      const [, payload, signature] = token.split('.');
+      const otherKid = Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'k2', typ: 'at+jwt' })).toString(
+        'base64url',
+      );
+      const unknownKid = `${otherKid}.${payload}.${signature}`;
+      expect((await send(gw.url, '/x', { headers: bearer(unknownKid) })).status).toBe(401);
+      const warn = gw.logEntries().filter((line) => line['level'] === 'warn');
+      expect(warn).toEqual([expect.objectContaining({ source: 'jwks', cause: 'http_status', status: 502 })]);
+      expect(String(warn[0]!['msg'])).toContain('verified with the keys already held');
+    } finally {
+      await gw.stop();
     }
   });
 });
