@@ -1,4 +1,5 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -73,4 +74,43 @@ test('replacing gateway.yaml by rename reloads it, twice in a row', async () => 
     await fetch(url).then((res) => res.arrayBuffer());
     return c.requests.length > 0;
   });
+});
+
+test('a replaced identity assertion key in its own directory (a mounted Secret) reloads by itself', async () => {
+  const pem = () =>
+    generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const upstream = await startUpstream();
+  upstreams = [upstream];
+  dir = await mkdtemp(join(tmpdir(), 'gw-watch-'));
+  const keyDir = join(dir, 'secret');
+  await mkdir(keyDir);
+  const keyPath = join(keyDir, 'assertion.pem');
+  await writeFile(keyPath, pem());
+  const configPath = join(dir, 'config', 'gateway.yaml');
+  await mkdir(join(dir, 'config'));
+  await writeFile(
+    configPath,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
+      identity: { assertion: { keys: [{ path: keyPath }] } },
+      routes: [{ name: 'r', match: { pathPrefix: '/' }, upstream: upstream.url, auth: 'none' }],
+    }),
+  );
+  await writeFile(join(dir, 'config', 'credentials.yaml'), '{}\n');
+  gateway = await startGateway({
+    configPath,
+    logger: createLogger('silent'),
+    port: 0,
+    adminPort: 0,
+    watch: true,
+  });
+  const jwksUrl = `http://127.0.0.1:${gateway.adminAddress.port}/.well-known/jwks.json`;
+  const kid = async () => ((await (await fetch(jwksUrl)).json()) as { keys: { kid: string }[] }).keys[0]!.kid;
+  const first = await kid();
+  // Replaced by rename, as editors and the kubelet's ..data swap do.
+  const temp = join(keyDir, '.assertion.pem.new');
+  await writeFile(temp, pem());
+  await rename(temp, keyPath);
+  await waitFor(async () => (await kid()) !== first);
 });
