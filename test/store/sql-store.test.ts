@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../src/errors.js';
 import { openSqlDriver, type SqlDriver } from '../../src/store/sql-driver.js';
-import type { SqlQueries } from '../../src/store/sql-queries.js';
+import { presetQueries, type SqlQueries } from '../../src/store/sql-queries.js';
 import { SqlCredentialStore, type SqlStoreObserver } from '../../src/store/sql-store.js';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from './sql-support.js';
 
@@ -235,4 +235,42 @@ describe('SqlCredentialStore (MariaDB)', () => {
       expect(await db.exec("SELECT client_id FROM clients WHERE client_id = 'c1'")).toHaveLength(1);
     },
   );
+});
+
+describe.each(['postgres', 'mariadb'])('django-oauth2-provider preset (%s)', (which) => {
+  // provider.oauth2.models as its migrations create them (the package is not in Debian, so the
+  // tables are written here): scope is a bit mask, read = 2, write = 4 (provider.constants).
+  it('reads the bit-mask scope as names, the client FK as the public client_id, expires as a timestamp', async () => {
+    const db = which === 'postgres' ? postgres : mariadb;
+    const dt = which === 'postgres' ? 'TIMESTAMP' : 'DATETIME(6)';
+    await db.exec(
+      'CREATE TABLE oauth2_client (id INTEGER PRIMARY KEY, user_id INTEGER, name VARCHAR(255), url VARCHAR(200), redirect_uri VARCHAR(200), client_id VARCHAR(255) NOT NULL, client_secret VARCHAR(255) NOT NULL, client_type INTEGER NOT NULL)',
+    );
+    await db.exec(
+      `CREATE TABLE oauth2_accesstoken (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, token VARCHAR(255) NOT NULL, client_id INTEGER NOT NULL REFERENCES oauth2_client (id), expires ${dt} NOT NULL, scope INTEGER NOT NULL)`,
+    );
+    await db.exec("INSERT INTO oauth2_client VALUES (1, 5, 'app', '', '', 'dop-public-id', 'secret', 0)");
+    const future = new Date(Date.now() + 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    const past = new Date(Date.now() - 60_000).toISOString().slice(0, 19).replace('T', ' ');
+    await db.exec(
+      `INSERT INTO oauth2_accesstoken VALUES (1, 5, 'dop-rw', 1, '${future}', 6), (2, 5, 'dop-r', 1, '${future}', 2), (3, 5, 'dop-old', 1, '${past}', 4)`,
+    );
+    const driver = await driverFor(db);
+    const s = store(
+      driver,
+      presetQueries({ name: 'django-oauth2-provider', tables: {}, user: 'id' }, driver.dialect),
+    );
+    const rw = await s.getBearerToken('dop-rw');
+    expect(rw).toMatchObject({
+      clientId: 'dop-public-id',
+      userId: '5',
+      scopes: ['read', 'write'],
+      revoked: false,
+    });
+    expect(Math.abs(rw!.issuedAt + rw!.expiresIn - Date.parse(`${future}Z`) / 1000)).toBeLessThanOrEqual(1);
+    expect((await s.getBearerToken('dop-r'))?.scopes).toEqual(['read']);
+    const old = await s.getBearerToken('dop-old');
+    expect((old!.issuedAt + old!.expiresIn) * 1000).toBeLessThan(Date.now());
+    expect(await s.getBearerToken('dop-none')).toBeUndefined();
+  });
 });
