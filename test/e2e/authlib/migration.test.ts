@@ -55,8 +55,11 @@ describe('docs/migration-authlib.md against Authlib 1.2', () => {
       redisUrl: inject('redisUrl'),
       keyPrefix: `authlib-e2e-${randomBytes(4).toString('hex')}:`,
     };
-    as = await startAuthlib('as', env);
-    app = await startAuthlib('resource', env, { PROTECT_IN_APP: '1' });
+    // In parallel: the resource app touches the database only when asked, after the AS seeded it.
+    [as, app] = await Promise.all([
+      startAuthlib('as', env),
+      startAuthlib('resource', env, { PROTECT_IN_APP: '1' }),
+    ]);
     for (const scope of ['photos:read', 'admin', 'profile']) {
       tokens[scope] = await issueToken(as, PHOTO_APP, scope, ALICE);
     }
@@ -343,6 +346,22 @@ describe('docs/migration-authlib.md against Authlib 1.2', () => {
         expect(failing.logs.join('\n')).not.toContain('gw+se/cret=');
       } finally {
         await failing.stop();
+      }
+    });
+
+    it("section 1's workaround: the same secret works over client_secret_post when the endpoint allows it", async () => {
+      const gateway = await failureGateway({
+        url: `${as.url}/oauth/introspect-post`,
+        clientId: 'gateway-plus',
+        clientSecret: 'gw+se/cret=',
+        authMethod: 'client_secret_post',
+      });
+      try {
+        const reply = await get(gateway, tokens['photos:read']);
+        expect(reply.status).toBe(200);
+        expect(body(reply)).toMatchObject({ user: '42' });
+      } finally {
+        await gateway.stop();
       }
     });
 

@@ -146,6 +146,20 @@ if MODE == 'as':
 
     authorization.register_endpoint(DateExpIntrospectionEndpoint)
 
+    class PostIntrospectionEndpoint(GatewayIntrospectionEndpoint):
+        """The guide's workaround for secrets with + / =: also accept client_secret_post."""
+        ENDPOINT_NAME = 'introspection-post'
+        CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post']
+
+        def check_permission(self, token, client, request):
+            return client.client_id == 'gateway-plus'
+
+    authorization.register_endpoint(PostIntrospectionEndpoint)
+
+    @app.route('/oauth/introspect-post', methods=['POST'])
+    def introspect_post():
+        return authorization.create_endpoint_response('introspection-post')
+
     @app.route('/oauth/token', methods=['POST'])
     def issue_token():
         return authorization.create_token_response()
