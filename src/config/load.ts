@@ -36,6 +36,8 @@ export interface EgressFiles {
   readonly tokenCa: string | undefined;
   /** PEM private key for RSA signatures (`sign.oauth1.privateKeyFile`). */
   readonly privateKey: string | undefined;
+  /** PEM private key for private_key_jwt client assertions (`sign.oauth2.privateKeyFile`). */
+  readonly assertionKey: string | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -184,7 +186,20 @@ export async function loadConfig(path: string, env: Env = process.env): Promise<
       ca: await read(route.tls?.caFile, 'tls.caFile'),
       tokenCa: await read(route.sign?.oauth2?.tls?.caFile, 'sign.oauth2.tls.caFile'),
       privateKey: await read(route.sign?.oauth1?.privateKeyFile, 'sign.oauth1.privateKeyFile'),
+      assertionKey: await read(route.sign?.oauth2?.privateKeyFile, 'sign.oauth2.privateKeyFile'),
     };
+    if (files.assertionKey !== undefined) {
+      const algorithm = route.sign?.oauth2?.assertionAlgorithm ?? 'RS256';
+      const expected = { RS256: 'rsa', PS256: 'rsa', ES256: 'ec', EdDSA: 'ed25519' }[algorithm];
+      try {
+        if (createPrivateKey(files.assertionKey).asymmetricKeyType !== expected)
+          throw new Error('wrong type');
+      } catch {
+        issues.push(
+          `${at}.sign.oauth2.privateKeyFile: must be a PEM ${expected} private key (for ${algorithm})`,
+        );
+      }
+    }
     if (files.privateKey !== undefined) {
       try {
         if (createPrivateKey(files.privateKey).asymmetricKeyType !== 'rsa') throw new Error('not RSA');

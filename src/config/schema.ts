@@ -131,8 +131,17 @@ const egressOAuth1Schema = z.strictObject({
 const egressOAuth2Schema = z.strictObject({
   tokenUrl: egressUrl,
   clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  authMethod: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** For client_secret_basic / client_secret_post. */
+  clientSecret: z.string().min(1).optional(),
+  authMethod: z
+    .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+    .default('client_secret_basic'),
+  /** private_key_jwt (RFC 7523 §2.2): PEM private key the client assertion is signed with. */
+  privateKeyFile: z.string().min(1).optional(),
+  /** private_key_jwt: JWS algorithm of the client assertion. */
+  assertionAlgorithm: z.enum(['RS256', 'PS256', 'ES256', 'EdDSA']).default('RS256'),
+  /** private_key_jwt: `kid` of the key as registered at the authorization server. */
+  keyId: z.string().min(1).optional(),
   scope: z.string().min(1).optional(),
   audience: z.string().min(1).optional(),
   resource: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
@@ -166,6 +175,31 @@ const egressRouteSchema = z
     if (sign === undefined) return;
     if ((sign.oauth1 === undefined) === (sign.oauth2 === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['sign'], message: 'must have exactly one of oauth1, oauth2' });
+    }
+    const oauth2 = sign.oauth2;
+    if (oauth2 !== undefined) {
+      const jwt = oauth2.authMethod === 'private_key_jwt';
+      if (jwt && oauth2.privateKeyFile === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sign', 'oauth2', 'privateKeyFile'],
+          message: 'is required for private_key_jwt',
+        });
+      }
+      if (!jwt && oauth2.clientSecret === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sign', 'oauth2', 'clientSecret'],
+          message: `is required for ${oauth2.authMethod}`,
+        });
+      }
+      if (!jwt && oauth2.privateKeyFile !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sign', 'oauth2', 'privateKeyFile'],
+          message: 'is only used by private_key_jwt',
+        });
+      }
     }
     const oauth1 = sign.oauth1;
     if (oauth1 === undefined) return;

@@ -67,13 +67,14 @@ export function buildEgressContext(
     const oauth2 = route.sign?.oauth2;
     let tokens: ClientCredentialsTokens | undefined;
     if (oauth2 !== undefined) {
-      const key = `${route.name}|${JSON.stringify(oauth2)}|${sha256(routeFiles?.tokenCa ?? '')}`;
+      const key = `${route.name}|${JSON.stringify(oauth2)}|${sha256(`${routeFiles?.tokenCa ?? ''}|${routeFiles?.assertionKey ?? ''}`)}`;
       tokens = previous?.tokenCaches.get(key);
       if (tokens === undefined) {
         const name = route.name;
         tokens = new ClientCredentialsTokens({
           config: oauth2,
           ca: routeFiles?.tokenCa,
+          assertionKey: routeFiles?.assertionKey,
           now: deps.now,
           onFetch: (reason, result) => deps.metrics?.egressTokenFetches.inc({ route: name, reason, result }),
           onError: (problem, detail) =>

@@ -1,3 +1,5 @@
+import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { Pool } from 'undici';
 import type { EgressOAuth2Config } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
@@ -28,6 +30,8 @@ function unavailable(problem: TokenEndpointProblem, cause: unknown): Temporarily
   );
 }
 
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
 /** Why a token request was made (a metric label). */
 export type FetchReason = 'initial' | 'expired' | 'ahead' | 'rejected';
 
@@ -35,6 +39,8 @@ export interface TokenFetcherOptions {
   readonly config: EgressOAuth2Config;
   /** PEM CA bundle for an https token endpoint (`sign.oauth2.tls.caFile`). */
   readonly ca: string | undefined;
+  /** PEM private key for private_key_jwt (`sign.oauth2.privateKeyFile`). */
+  readonly assertionKey?: string | undefined;
   readonly now?: (() => number) | undefined;
   readonly onFetch?: ((reason: FetchReason, result: 'success' | 'failure') => void) | undefined;
   readonly onError?: ((problem: TokenEndpointProblem, detail: string) => void) | undefined;
@@ -128,6 +134,7 @@ export class ClientCredentialsTokens {
   readonly #onFetch: TokenFetcherOptions['onFetch'];
   readonly #onError: TokenFetcherOptions['onError'];
   readonly #form: string;
+  readonly #assertionKey: KeyObject | undefined;
   readonly #headers: Record<string, string>;
   #current: CachedToken | undefined;
   #inFlight: Promise<CachedToken> | undefined;
@@ -161,9 +168,15 @@ export class ClientCredentialsTokens {
       accept: 'application/json',
     };
     if (config.authMethod === 'client_secret_basic') {
-      this.#headers['authorization'] = basicAuthorization(config.clientId, config.clientSecret);
+      this.#headers['authorization'] = basicAuthorization(config.clientId, config.clientSecret ?? '');
+    } else if (config.authMethod === 'client_secret_post') {
+      form.push(['client_id', config.clientId], ['client_secret', config.clientSecret ?? '']);
     } else {
-      form.push(['client_id', config.clientId], ['client_secret', config.clientSecret]);
+      // RFC 7523 §2.2 / RFC 7521 §4.2: a fresh client assertion is appended per token request.
+      form.push(['client_id', config.clientId], ['client_assertion_type', JWT_BEARER]);
+      const key = options.assertionKey;
+      if (key === undefined) throw new TypeError('private_key_jwt needs sign.oauth2.privateKeyFile');
+      this.#assertionKey = createPrivateKey(key);
     }
     this.#form = form.map(([name, value]) => `${name}=${formEncode(value)}`).join('&');
   }
@@ -223,12 +236,37 @@ export class ClientCredentialsTokens {
     return inFlight;
   }
 
+  /**
+   * RFC 7523 §3: iss = sub = client_id, aud = the token endpoint, a unique jti, a short exp.
+   * Signed per token request (rare: once per token lifetime), so jose's async signing is fine here.
+   */
+  #assertion(): Promise<string> {
+    const now = Math.floor(this.#now() / 1000);
+    const header: { alg: string; typ: string; kid?: string } = {
+      alg: this.#config.assertionAlgorithm,
+      typ: 'JWT',
+    };
+    if (this.#config.keyId !== undefined) header.kid = this.#config.keyId;
+    return new SignJWT({})
+      .setProtectedHeader(header)
+      .setIssuer(this.#config.clientId)
+      .setSubject(this.#config.clientId)
+      .setAudience(this.#config.tokenUrl)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(this.#assertionKey!);
+  }
+
   async #fetch(started: number): Promise<CachedToken> {
     const response = await this.#pool.request({
       method: 'POST',
       path: this.#path,
       headers: this.#headers,
-      body: this.#form,
+      body:
+        this.#assertionKey === undefined
+          ? this.#form
+          : `${this.#form}&client_assertion=${await this.#assertion()}`,
       signal: AbortSignal.timeout(this.#config.timeout),
     });
     const text = await readBounded(response.body);

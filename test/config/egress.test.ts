@@ -108,6 +108,13 @@ describe('egress configuration', () => {
                 name: 'e',
                 sign: { oauth1: { consumerKey: 'k', consumerSecret: 's', token: 't' } },
               }),
+              egressRoute({
+                name: 'j',
+                sign: {
+                  oauth2: { tokenUrl: 'https://as/token', clientId: 'a', authMethod: 'private_key_jwt' },
+                },
+              }),
+              egressRoute({ name: 's', sign: { oauth2: { tokenUrl: 'https://as/token', clientId: 'a' } } }),
               egressRoute({ name: 'b' }),
             ],
           },
@@ -119,7 +126,9 @@ describe('egress configuration', () => {
       'egress.routes[0].sign.oauth1.privateKeyFile: is required for RSA-SHA1',
       'egress.routes[1].sign: must have exactly one of oauth1, oauth2',
       'egress.routes[2].sign.oauth1.tokenSecret: token and tokenSecret go together',
-      'egress.routes[3].name: duplicate egress route name (also egress.routes[0])',
+      'egress.routes[3].sign.oauth2.privateKeyFile: is required for private_key_jwt',
+      'egress.routes[4].sign.oauth2.clientSecret: is required for client_secret_basic',
+      'egress.routes[5].name: duplicate egress route name (also egress.routes[0])',
     ]);
   });
 

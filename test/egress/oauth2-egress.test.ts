@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -7,6 +10,7 @@ import { type RecordedRequest, startUpstream, type TestUpstream } from '../helpe
 import {
   type AuthorizationServer,
   GATEWAY_CLIENT,
+  JWT_CLIENT,
   SERVICE_CLIENT,
   SERVICE_POST_CLIENT,
   startAuthorizationServer,
@@ -25,6 +29,7 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
   let upstream: TestUpstream;
   let gw: TestGateway;
   let app: Agent;
+  let jwtKeyFile: string;
   let config: { egress: { listen: unknown; routes: Record<string, unknown>[] } };
 
   /** The API: introspects the bearer token at the AS under /checked, hangs under /hang, else echoes. */
@@ -95,6 +100,8 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
       sign,
       ...extra,
     });
+    jwtKeyFile = join(await mkdtemp(join(tmpdir(), 'egress-jwt-')), 'client.pem');
+    await writeFile(jwtKeyFile, JWT_CLIENT.privateKeyPem);
     config = {
       egress: {
         listen: { host: '127.0.0.1', port: 0 },
@@ -108,6 +115,16 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
               authMethod: 'client_secret_post',
             }),
           ),
+          route('jwt', {
+            oauth2: {
+              tokenUrl: as.tokenUrl,
+              clientId: JWT_CLIENT.clientId,
+              authMethod: 'private_key_jwt',
+              privateKeyFile: jwtKeyFile,
+              assertionAlgorithm: 'ES256',
+              keyId: JWT_CLIENT.keyId,
+            },
+          }),
           route('ahead', oauth2()),
           route('burst', oauth2()),
           route('renew', oauth2()),
@@ -170,6 +187,17 @@ describe('OAuth2 client-credentials egress (oidc-provider issues the tokens)', (
     expect(status).toBe(200);
     const info = await introspect(String(body['authorization']).slice('Bearer '.length));
     expect(info).toMatchObject({ active: true, client_id: SERVICE_POST_CLIENT.clientId });
+  });
+
+  test('private_key_jwt (RFC 7523): a signed client assertion instead of a secret', async () => {
+    const before = as.requests('/token');
+    const first = await send('GET', '/jwt/x');
+    const second = await send('GET', '/jwt/y');
+    expect(first.status).toBe(200);
+    expect(second.body['authorization']).toBe(first.body['authorization']);
+    expect(as.requests('/token')).toBe(before + 1);
+    const info = await introspect(String(first.body['authorization']).slice('Bearer '.length));
+    expect(info).toMatchObject({ active: true, client_id: JWT_CLIENT.clientId });
   });
 
   test('refreshed ahead of expiry in the background; the request in the window is not delayed', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
@@ -35,6 +35,16 @@ export const SERVICE_CLIENT = { clientId: 'service', clientSecret: 'service-secr
 /** ':' '+' '%' '/' and space break naive Basic encoding (RFC 6749 §2.3.1 form-encodes first). */
 export const GATEWAY_CLIENT = { clientId: 'gateway:id', clientSecret: 'g+w/y:s%c &=~' } as const;
 export const GATEWAY_POST_CLIENT = { clientId: 'gateway-post', clientSecret: 'post secret+%' } as const;
+/** A client_credentials client authenticating with private_key_jwt, an ES256 key (RFC 7523). */
+export const JWT_CLIENT = (() => {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    clientId: 'service-jwt',
+    keyId: 'service-jwt-key-1',
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid: 'service-jwt-key-1', alg: 'ES256', use: 'sig' },
+  };
+})();
 /** A client_credentials client authenticating with client_secret_post (egress tests). */
 export const SERVICE_POST_CLIENT = { clientId: 'service-post', clientSecret: 'service post+%&=' } as const;
 
@@ -102,6 +112,15 @@ function buildProvider(issuer: string, keys: JWK[]): Provider {
         response_types: [],
         redirect_uris: [],
         token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
+        client_id: JWT_CLIENT.clientId,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [JWT_CLIENT.publicJwk] },
       },
       {
         client_id: SERVICE_POST_CLIENT.clientId,
