@@ -14,7 +14,8 @@ import type { AssertionKeySet } from './assertion-keys.js';
  *   iss, aud (route `assertionAudience`, default the route name), sub (only when there is a user),
  *   client_id, scope (space-separated, RFC 8693 §4.2), auth_method (oauth1 | oauth2), iat, exp,
  *   jti, htm and htu (the request as the upstream receives it, named as in DPoP, RFC 9449 §4.2),
- *   body_sha256 (base64url SHA-256 of the body, only when the gateway had to read it anyway).
+ *   body_sha256 (base64url SHA-256 of the body, only when the gateway had to read it anyway),
+ *   cnf.jkt (the DPoP key thumbprint, only for a DPoP request, like X-OAuth-Jkt).
  *
  * Cost: the key is a KeyObject imported once per config load; per request there is one small
  * JSON.stringify, two base64url encodings and one signature. The signature uses node:crypto's
@@ -61,6 +62,7 @@ interface Claims {
   htm: string;
   htu: string;
   body_sha256?: string;
+  cnf?: { jkt: string };
 }
 
 /** RFC 7518 §3.1: the digest each `alg` signs with (Ed25519 hashes internally: null). */
@@ -103,6 +105,8 @@ export function createAssertionSigner(
         htu: request.url,
       };
       if (identity.user !== undefined) claims.sub = identity.user;
+      // RFC 7800 §3.1 / RFC 9449 §6.1: the DPoP key the request proved, as X-OAuth-Jkt says.
+      if (identity.jkt !== undefined) claims.cnf = { jkt: identity.jkt };
       if (request.body !== undefined)
         claims.body_sha256 = createHash('sha256').update(request.body).digest('base64url');
       const signingInput = `${encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;

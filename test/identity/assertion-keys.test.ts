@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,33 @@ describe('assertion keys', () => {
       });
     },
   );
+
+  it('optional claims: no sub without a user, cnf.jkt for DPoP, body_sha256 of a read body', async () => {
+    const config = assertionConfig({});
+    const keys = await loadAssertionKeys(config, [{ path: '/k/a.pem', pem: pem('ed25519') }]);
+    const signer = createAssertionSigner(config, keys, () => 1_700_000_000_000);
+    const [jwk] = (JSON.parse(keys.jwksJson) as { keys: Record<string, string>[] }).keys;
+    const token = await signer.sign({
+      identity: {
+        method: 'oauth2',
+        clientId: 'svc',
+        scopes: [],
+        jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+      },
+      audience: 'r',
+      jti: 'j',
+      method: 'POST',
+      url: 'http://h/x',
+      body: Buffer.from('a=1&b=2'),
+    });
+    const { payload } = await compactVerify(token, await importJWK(jwk!, 'EdDSA'));
+    const claims = JSON.parse(Buffer.from(payload).toString()) as Record<string, unknown>;
+    expect(claims).not.toHaveProperty('sub');
+    expect(claims['scope']).toBe('');
+    expect(claims['cnf']).toEqual({ jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' });
+    // sha256("a=1&b=2"), base64url
+    expect(claims['body_sha256']).toBe(createHash('sha256').update('a=1&b=2').digest('base64url'));
+  });
 
   it('reports every bad key at once, each by config path and file', async () => {
     const config = parseGatewayConfig(

@@ -1,9 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { accessTokenHash } from '../../../src/verify/dpop/proof.js';
+import { fetchJwks, writeAssertionKey } from '../../helpers/assertion.js';
 import { startTestGateway, type TestGateway } from '../../helpers/gateway.js';
 import { rawRequest } from '../../helpers/raw-http.js';
 import { receivedHeader, startUpstream, type TestUpstream } from '../../helpers/upstream.js';
@@ -35,6 +39,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
   const clientAuth = oauth.ClientSecretBasic(SERVICE_CLIENT.clientSecret);
   let keyPair: oauth.CryptoKeyPair;
   let dpop: oauth.DPoPHandle;
+  let keyDir: string;
 
   async function boundToken(resource: keyof typeof RESOURCES): Promise<string> {
     const params = new URLSearchParams({ resource: RESOURCES[resource], scope: 'read' });
@@ -61,8 +66,12 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     server = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, insecure));
     keyPair = await oauth.generateKeyPair('ES256', { extractable: true });
     dpop = oauth.DPoP(client, keyPair);
+    keyDir = await mkdtemp(join(tmpdir(), 'oauth-gateway-keys-'));
+    const assertionKey = await writeAssertionKey(keyDir, 'assertion.pem', 'ed25519');
     gw = await startTestGateway({
       config: {
+        // The identity assertion carries the proved key as cnf.jkt (issue 19).
+        identity: { assertion: { keys: [{ path: assertionKey }] } },
         oauth2: {
           realm: REALM,
           tokenSources: ['jwt', 'introspection'],
@@ -99,6 +108,7 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     await gw?.stop();
     await upstream?.close();
     await as?.close();
+    if (keyDir !== undefined) await rm(keyDir, { recursive: true, force: true });
   });
 
   it('a DPoP-bound JWT access token with an oauth4webapi proof passes, with the key thumbprint upstream', async () => {
@@ -111,6 +121,11 @@ describe('DPoP-bound tokens (RFC 9449)', () => {
     expect(receivedHeader(record, 'x-oauth-method')).toEqual(['oauth2']);
     const expected = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey));
     expect(receivedHeader(record, 'x-oauth-jkt')).toEqual([expected]);
+    const [assertion] = receivedHeader(record, 'x-oauth-assertion');
+    const { payload } = await jwtVerify(assertion!, createLocalJWKSet(await fetchJwks(gw.adminUrl)), {
+      audience: 'jwt',
+    });
+    expect(payload['cnf']).toEqual({ jkt: expected });
     // The proof is for the gateway hop; the app never sees it or the token.
     expect(receivedHeader(record, 'dpop')).toEqual([]);
     expect(receivedHeader(record, 'authorization')).toEqual([]);
