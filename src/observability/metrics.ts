@@ -267,6 +267,14 @@ export class Metrics {
     // Export zeros from the start so rate() and alerts work before the first event.
     for (const result of ['success', 'failure']) this.reloads.inc({ result }, 0);
     for (const result of ['accepted', 'replay', 'stale', 'error']) this.nonceClaims.inc({ result }, 0);
+    const backendCauses: Record<string, readonly string[]> = {
+      introspection: ['unreachable', 'timeout', 'client_auth_refused', 'http_status', 'malformed_response'],
+      jwks: ['unreachable', 'timeout', 'http_status', 'malformed_response'],
+      redis: ['unavailable'],
+    };
+    for (const [source, causes] of Object.entries(backendCauses)) {
+      for (const cause of causes) this.authBackendFailures.inc({ source, cause }, 0);
+    }
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
