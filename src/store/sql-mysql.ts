@@ -26,6 +26,7 @@ const CLIENT_GRACE_MS = 250;
 
 interface CoreConnection {
   query(sql: string, callback: (error: Error | null) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
 }
 
 /** mysql2 marks server-reported errors with an SQLSTATE; socket/protocol errors have none. */
@@ -62,14 +63,14 @@ class MysqlDriver implements SqlDriver {
     const seconds = Math.max(0.001, options.statementTimeout / 1000);
     this.#pool.on('connection', (connection) => {
       const core = connection as unknown as CoreConnection;
+      // A connection that breaks while idle must not crash the process; lookups on it fail alone.
+      core.on('error', (error) => events.onError?.(error.message));
       // Each runs before any lookup on this connection (commands are queued in order). A server
       // that does not know a variable answers an error, which is ignored.
       core.query('SET SESSION TRANSACTION READ ONLY', () => {});
       core.query(`SET SESSION max_statement_time = ${seconds}`, () => {});
       core.query(`SET SESSION max_execution_time = ${Math.ceil(options.statementTimeout)}`, () => {});
     });
-    // Connection errors surface on the queries that hit them; nothing else to report.
-    void events;
   }
 
   async #connection(): Promise<PoolConnection> {

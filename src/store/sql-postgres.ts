@@ -69,6 +69,9 @@ class PostgresDriver implements SqlDriver {
     });
     // An idle connection that breaks (server restart) is reported here; unhandled it would crash.
     this.#pool.on('error', (error) => events.onError?.(error.message));
+    // So would a checked-out connection that breaks between queries: pg emits that on the client.
+    // The lookup using it fails on its own (→ 503) and release(true) drops it.
+    this.#pool.on('connect', (client) => client.on('error', (error) => events.onError?.(error.message)));
   }
 
   async query(name: string, text: string, param: string): Promise<SqlResult> {

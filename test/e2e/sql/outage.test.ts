@@ -54,7 +54,8 @@ beforeAll(async () => {
       credentials: {
         type: 'sql',
         sql: {
-          url: server.url('app'),
+          // trust authentication ignores the password; it is here to prove it is never logged.
+          url: server.url('app').replace('postgres@', 'postgres:Db-Pa55word-never-logged@'),
           preset: 'authlib-flask',
           cacheTtl: '5m',
           negativeTtl: '100ms',
@@ -135,5 +136,11 @@ describe('database stopped under load', () => {
     expect([...statuses.cached.keys()]).toEqual([200]);
     expect([...statuses.unknown.keys()].every((status) => status === 401 || status === 503)).toBe(true);
     expect(statuses.unknown.get(503) ?? 0).toBeGreaterThan(0);
+
+    // The outage was logged (rate-limited), without the connection password or any token.
+    const logs = gateway.logs.join('\n');
+    expect(logs).toContain('credentials.sql query');
+    expect(logs).not.toContain('Db-Pa55word-never-logged');
+    expect(logs).not.toContain('uncached-');
   }, 120_000);
 });
