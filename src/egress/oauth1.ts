@@ -1,7 +1,7 @@
-import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import type { EgressOAuth1Config } from '../config/schema.js';
 import { BadRequest } from '../errors.js';
-import { formatAuthorizationHeader, signOAuth1ParamsAsync } from '../oauth1-client/sign.js';
+import { formatAuthorizationHeader, interopNonce, signOAuth1ParamsAsync } from '../oauth1-client/sign.js';
 import { percentEncode } from '../verify/oauth1/encoding.js';
 import { type Param, parseFormEncoded, rawQuery } from '../verify/oauth1/params.js';
 import { isFormContentType } from '../verify/request-facts.js';
@@ -60,14 +60,6 @@ function encodeParams(params: readonly Param[]): string {
   return params.map(([name, value]) => `${percentEncode(name)}=${percentEncode(value)}`).join('&');
 }
 
-/**
- * 12 random bytes as 24 hex digits: unique enough (96 bits) and inside what common servers accept
- * (oauthlib's default RequestValidator wants 20–30 alphanumeric characters).
- */
-function freshNonce(): string {
-  return randomBytes(12).toString('hex');
-}
-
 export function createOAuth1EgressSigner(
   config: EgressOAuth1Config,
   privateKeyPem: string | undefined,
@@ -102,7 +94,7 @@ export function createOAuth1EgressSigner(
         contentType: request.contentType,
         bodyHash: config.bodyHash,
         timestamp: Math.floor(now() / 1000),
-        nonce: freshNonce(),
+        nonce: interopNonce(),
         rsaPrivateKey,
       });
 

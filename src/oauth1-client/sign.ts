@@ -69,6 +69,14 @@ export function splitUrl(url: string): SplitUrl {
   return { scheme: match[1]!.toLowerCase(), host: at === -1 ? authority : authority.slice(at + 1), target };
 }
 
+/**
+ * 12 random bytes as 24 hex digits: unique enough (96 bits) and inside what common servers accept
+ * (oauthlib's default RequestValidator wants 20–30 alphanumeric characters). Egress uses it.
+ */
+export function interopNonce(): string {
+  return randomBytes(12).toString('hex');
+}
+
 interface Prepared {
   readonly method: SignatureMethod;
   /** Protocol parameters without oauth_signature yet. */
