@@ -78,7 +78,7 @@ describe('oauth2 against oidc-provider, end to end', () => {
   let upstream: TestUpstream;
   let introspecting: TestGateway;
   let verifying: TestGateway;
-  /** When `verifying` first fetched the JWKS (jose's refetch cooldown counts from there). */
+  /** When `verifying` first fetched the JWKS (logged with the rotation timing). */
   let jwksFetchedAt = 0;
 
   beforeAll(async () => {
