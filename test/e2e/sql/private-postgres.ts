@@ -52,15 +52,26 @@ export class PrivatePostgres {
     this.#extra = extra;
   }
 
-  /** initdb + start. `settings` are extra server settings (`log_statement=all`). */
-  static async start(settings: readonly string[] = []): Promise<PrivatePostgres> {
+  /**
+   * initdb + start. `settings` are extra server settings (`log_statement=all`); `prepare` runs
+   * before the first start with the server's directory (owned by the server's user), e.g. to
+   * place TLS files there; `{dir}` in a setting is replaced by that directory.
+   */
+  static async start(
+    settings: readonly string[] = [],
+    prepare?: (dir: string) => Promise<void>,
+  ): Promise<PrivatePostgres> {
     const dir = await mkdtemp(join(tmpdir(), 'ogw-pg-'));
     if (process.getuid?.() === 0) {
       const { stdout } = await run('id', ['-u', 'postgres']);
       const { stdout: gid } = await run('id', ['-g', 'postgres']);
       chownSync(dir, Number(stdout.trim()), Number(gid.trim()));
     }
-    const server = new PrivatePostgres(dir, await freePort(), settings);
+    const server = new PrivatePostgres(
+      dir,
+      await freePort(),
+      settings.map((setting) => setting.replaceAll('{dir}', dir)),
+    );
     await asPostgres(join(server.#bin, 'initdb'), [
       '-D',
       server.dataDir,
@@ -72,6 +83,7 @@ export class PrivatePostgres {
       '-E',
       'UTF8',
     ]);
+    await prepare?.(dir);
     await server.start();
     return server;
   }
