@@ -30,6 +30,11 @@ export const SCENARIOS = [
     lib: 'http-proxy',
   },
   { id: 'http-proxy-3', label: 'http-proxy-3 (keep-alive agent)', kind: 'node-proxy', lib: 'http-proxy-3' },
+  {
+    id: 'undici-forwarder',
+    label: 'bare undici Pool.stream() forwarder (ten lines, no hygiene)',
+    kind: 'undici-forwarder',
+  },
   { id: 'gateway-none', label: 'gateway `auth: none`', kind: 'gateway', auth: 'none', baseline: true },
   {
     id: 'gateway-none-quiet',
@@ -146,6 +151,8 @@ export const RATIOS = [
   ['gateway/http-proxy-3', 'gateway-none', 'http-proxy-3'],
   ['gateway/nginx', 'gateway-none', 'nginx'],
   ['gateway/direct', 'gateway-none', 'direct'],
+  // Issue 21: what the gateway's own work costs over the forwarder every Node proxy starts from.
+  ['gateway/undici-forwarder', 'gateway-none', 'undici-forwarder'],
   // Issue 19: the same route with and without the signed identity assertion.
   ['assertion/no-assertion', 'gateway-oauth2-store-assertion', 'gateway-oauth2-store'],
   // RFC 9449: what a proof per request costs over the same JWT as a plain Bearer token.
@@ -163,4 +170,6 @@ export const TARGETS = {
   'gateway-oauth2-jwt/gateway': 0.9,
   'gateway-oauth1-redis/gateway': 0.8,
   'assertion/no-assertion': 0.9,
+  // Issue 21.
+  'gateway/undici-forwarder': 0.85,
 };

@@ -280,6 +280,28 @@ export const TARGETS = {
     },
   },
 
+  'undici-forwarder': {
+    available: () => true,
+    async start(ctx) {
+      const port = await freePort();
+      const script = join(root, 'bench/servers/undici-forwarder.mjs');
+      const [cmd, args] = pinned(PINNING.sut, process.execPath, [
+        script,
+        '--port',
+        String(port),
+        '--target',
+        `http://127.0.0.1:${ctx.upstreamPort}`,
+      ]);
+      const handle = startProcess('undici-forwarder', cmd, args, { cwd: root });
+      await waitForPort(handle, port);
+      return {
+        url: `http://127.0.0.1:${port}${REQUEST_PATH}`,
+        sutPids: [handle.pid],
+        stop: () => handle.stop(),
+      };
+    },
+  },
+
   authlib: {
     available: (ctx) => {
       ctx.authlibStatus ??= ensureAuthlib(ctx.install);
