@@ -2,9 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
-import { AuthorizeServer } from './authorize/server.js';
 import { type Env, loadConfig } from './config/load.js';
-import { EgressServer } from './egress/server.js';
 import { ConfigError } from './errors.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
@@ -89,7 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const authorize =
     config.authorize === undefined
       ? undefined
-      : new AuthorizeServer(
+      : new (await import('./authorize/server.js')).AuthorizeServer(
           () => proxy.context,
           {
             host: config.authorize.listen.host,
@@ -104,7 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const egress =
     config.egress === undefined
       ? undefined
-      : new EgressServer(
+      : new (await import('./egress/server.js')).EgressServer(
           () => proxy.context.egress,
           { host: config.egress.listen.host, port: options.egressPort ?? config.egress.listen.port },
           config.limits,

@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
-import { buildEgressContext, type EgressContext } from './egress/context.js';
+import type { EgressContext } from './egress/context.js';
 import { ConfigError } from './errors.js';
 import { type AssertionSigner, createAssertionSigner } from './identity/assertion.js';
 import { AssertionKeyError, type AssertionKeySet, loadAssertionKeys } from './identity/assertion-keys.js';
@@ -307,11 +307,21 @@ export async function createRuntime(
   const dpop =
     stores.dpopJtis === undefined ? undefined : dpopContext(config, stores.dpopJtis, options.metrics, now);
   const oauth2 = createOAuth2Scheme(config, { resolver: tokens, now, dpop, dpopMode });
-  const egress = buildEgressContext(config, loaded.egressFiles, previous?.egress, {
-    logger: options.logger,
-    metrics: options.metrics,
-    now: options.now,
-  });
+  // Loaded on demand, like ioredis: signers and the token client (jose) cost a sidecar without
+  // egress memory it never uses (issue 21).
+  const egress =
+    config.egress === undefined
+      ? undefined
+      : (await import('./egress/context.js')).buildEgressContext(
+          config,
+          loaded.egressFiles,
+          previous?.egress,
+          {
+            logger: options.logger,
+            metrics: options.metrics,
+            now: options.now,
+          },
+        );
 
   const runtime: Runtime = {
     loaded,
