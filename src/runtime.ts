@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { LoadedConfig } from './config/load.js';
 import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
@@ -205,10 +207,11 @@ function dpopContext(
 }
 
 async function connectSql(
-  config: GatewayFileConfig,
+  loaded: LoadedConfig,
   previous: Runtime | undefined,
   logger: Logger | undefined,
 ): Promise<SqlDriver | undefined> {
+  const { config } = loaded;
   if (config.credentials.type !== 'sql') return undefined;
   if (
     previous?.sql !== undefined &&
@@ -218,7 +221,18 @@ async function connectSql(
   }
   // Loaded on demand, like ioredis: pg / mysql2 only when the config names that database.
   const { openSqlDriver } = await import('./store/sql-driver.js');
-  const { url, tls, pool, statementTimeout } = config.credentials.sql;
+  const { url, pool, statementTimeout } = config.credentials.sql;
+  let { tls } = config.credentials.sql;
+  if (tls?.ca !== undefined) {
+    // Like listen.tls: relative to gateway.yaml, and a file that cannot be read is a config error.
+    const ca = resolvePath(dirname(loaded.path), tls.ca);
+    try {
+      accessSync(ca, constants.R_OK);
+    } catch {
+      throw new ConfigError([`credentials.sql.tls.ca: cannot read ${ca}`]);
+    }
+    tls = { ...tls, ca };
+  }
   let lastLogged = 0;
   return openSqlDriver(
     { url, tls, pool, statementTimeout },
@@ -269,7 +283,7 @@ export async function createRuntime(
       redisPolicy = policyGuardFor(redis, config, options);
       await redisPolicy.checkAtStart();
     }
-    sql = await connectSql(config, previous, options.logger);
+    sql = await connectSql(loaded, previous, options.logger);
     stores = createStores(
       loaded,
       redis,

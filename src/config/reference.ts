@@ -110,7 +110,8 @@ const DESCRIPTIONS: Record<string, string> = {
   'credentials.sql.url':
     '`postgres://`, `postgresql://`, `mysql://` or `mariadb://` URL; put the password in `${ENV}`. Never logged.',
   'credentials.sql.tls': 'TLS to the database (absent: as the URL says, e.g. `?sslmode=require`).',
-  'credentials.sql.tls.ca': 'PEM file of the CA that signed the server certificate.',
+  'credentials.sql.tls.ca':
+    'PEM file of the CA that signed the server certificate (relative to gateway.yaml).',
   'credentials.sql.tls.rejectUnauthorized': 'Verify the server certificate.',
   'credentials.sql.tls.servername': 'Name to verify in the certificate when it differs from the URL host.',
   'credentials.sql.pool.max': 'Connections at most.',

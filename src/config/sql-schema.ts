@@ -50,7 +50,7 @@ export function sqlCredentialsSchema(duration: Duration) {
       /** TLS to the database; absent = as the URL says (sslmode=… for PostgreSQL), else plain TCP. */
       tls: z
         .strictObject({
-          /** PEM file of the CA that signed the server certificate (relative to the working directory). */
+          /** PEM file of the CA that signed the server certificate (relative to gateway.yaml). */
           ca: z.string().min(1).optional(),
           rejectUnauthorized: z.boolean().default(true),
           servername: z.string().min(1).optional(),

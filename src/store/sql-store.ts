@@ -198,6 +198,7 @@ export class SqlCredentialStore implements CredentialStore {
     const text = this.#queries[name]!;
     if (this.#pending >= this.#maxPending) {
       this.#problem('pool', 'too many lookups waiting for a database connection; answering 503');
+      this.#observer.onQuery?.(name, 'error', 0);
       throw new TemporarilyUnavailable(new Error('sql lookup queue full'));
     }
     this.#pending++;

@@ -88,4 +88,13 @@ describe('oauth-gateway check --connect', () => {
     expect(result.code).toBe(1);
     expect(result.output).toContain('credentials.sql.queries.client: returns no column clientsecret');
   });
+
+  it('a TLS CA file that cannot be read is a configuration error naming the key (relative to gateway.yaml)', async () => {
+    const result = await check(
+      { url: db.url, preset: 'authlib-flask', tls: { ca: './no-such-ca.pem' } },
+      false,
+    );
+    expect(result.code).toBe(1);
+    expect(result.output).toContain(`credentials.sql.tls.ca: cannot read ${join(dir, 'no-such-ca.pem')}`);
+  });
 });
