@@ -1,7 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import type { TestProject } from 'vitest/node';
-import { freePort } from './helpers/ports.js';
+import { OwnRedisServer } from './helpers/redis-server.js';
 
 /**
  * Real Redis for every test that needs one: REDIS_URL (default redis://127.0.0.1:6379) if it
@@ -30,39 +29,25 @@ function ping(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-let child: ChildProcess | undefined;
+let own: OwnRedisServer | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
   let url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   if (!(await ping(url))) {
-    const port = await freePort();
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    const spawnError = new Promise<Error>((resolveError) => child!.once('error', resolveError));
-    url = `redis://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && !(await ping(url, 200)); i++) {
-      const failed = await Promise.race([
-        spawnError,
-        new Promise((r) => setTimeout(() => r(undefined), 100)),
-      ]);
-      if (failed instanceof Error) break;
-    }
-    if (!(await ping(url))) {
+    try {
+      own = await OwnRedisServer.start();
+    } catch (error) {
       throw new Error(
-        `No Redis answered at ${process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'} and starting redis-server failed. ` +
+        `No Redis answered at ${url} and starting redis-server failed (${String(error)}). ` +
           'Install redis-server (apt-get install redis-server) or set REDIS_URL.',
       );
     }
+    url = own.url;
   }
   process.env['REDIS_URL'] = url;
   project.provide('redisUrl', url);
 }
 
 export async function teardown(): Promise<void> {
-  child?.kill('SIGTERM');
+  await own?.kill();
 }
