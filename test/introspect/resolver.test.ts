@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFileSchema } from '../../src/config/credentials-schema.js';
+import { parseGatewayConfig } from '../../src/config/load.js';
 import {
   type GatewayError,
   InsufficientScope,
@@ -8,10 +9,12 @@ import {
   TemporarilyUnavailable,
 } from '../../src/errors.js';
 import { createTokenResolver, type TokenResolver } from '../../src/introspect/resolver.js';
+import { buildRouteTable, matchRoute } from '../../src/proxy/router.js';
+import { createOAuth2Scheme } from '../../src/proxy/schemes.js';
 import { FileCredentialStore } from '../../src/store/file.js';
 import type { Identity } from '../../src/verify/identity.js';
-import { type BearerOptions, extractBearerToken } from '../../src/verify/oauth2/bearer.js';
-import { checkTokenInfo, type TokenRequirement } from '../../src/verify/oauth2/token-check.js';
+import type { BearerOptions } from '../../src/verify/oauth2/bearer.js';
+import type { TokenRequirement } from '../../src/verify/oauth2/token-check.js';
 import type { RequestFacts } from '../../src/verify/request-facts.js';
 import {
   type AuthorizationServer,
@@ -86,13 +89,35 @@ function resolver(options: { skew?: { ms: number }; tokenSources?: string[]; neg
   return created;
 }
 
-/** What the proxy's oauth2 verifier will do: extract → resolve (cached) → judge for this route. */
+/**
+ * The proxy's real OAuth 2.0 seam (proxy/schemes.ts createOAuth2Scheme, as the runtime builds it)
+ * over `tokens`, for one route with `requirement`: detect → resolve (cached) → judge for this route.
+ * Undefined when the request presents no bearer credentials.
+ */
 async function authenticate(
   tokens: TokenResolver,
   facts: Partial<RequestFacts>,
   requirement: TokenRequirement,
   options: BearerOptions = { allowQueryToken: false, allowFormToken: false },
 ): Promise<Identity | undefined> {
+  const config = parseGatewayConfig(
+    {
+      oauth2: options,
+      routes: [
+        {
+          name: 'r',
+          match: { pathPrefix: '/' },
+          upstream: 'http://127.0.0.1:1',
+          auth: 'oauth2',
+          scopes: [...requirement.scopes],
+          ...(requirement.audience === undefined ? {} : { audience: requirement.audience }),
+        },
+      ],
+    },
+    {},
+  );
+  const route = matchRoute(buildRouteTable(config.routes), 'api.example.com', '/', 'GET')!;
+  const scheme = createOAuth2Scheme(config, { resolver: tokens, now: Date.now, dpopMode: () => 'off' });
   const request: RequestFacts = {
     method: 'GET',
     scheme: 'https',
@@ -103,9 +128,9 @@ async function authenticate(
     body: undefined,
     ...facts,
   };
-  const token = extractBearerToken(request, options);
-  if (token === undefined) return undefined;
-  return checkTokenInfo(await tokens.resolve(token), requirement, Date.now());
+  const carried = scheme.detect(request);
+  if (!scheme.present(carried)) return undefined;
+  return scheme.verify(request, carried, route);
 }
 
 async function failure(promise: Promise<unknown>): Promise<GatewayError> {
