@@ -8,6 +8,7 @@ import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { createAdminServer } from './proxy/admin.js';
+import { listenOn } from './proxy/listen.js';
 import { GatewayServer } from './proxy/server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
@@ -47,16 +48,6 @@ export interface RunningGateway {
   stop(): Promise<boolean>;
 }
 
-function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
   const env = options.env ?? process.env;
@@ -82,7 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const config = initial.config;
   const address = await proxy.listen(options.port ?? config.listen.port, config.listen.host);
-  const adminAddress = await listen(admin, options.adminPort ?? config.admin.port, config.admin.host);
+  const adminAddress = await listenOn(admin, options.adminPort ?? config.admin.port, config.admin.host);
   // Read at start, like listen.tls: a reload changes what the checks judge, not where they arrive.
   const authorize =
     config.authorize === undefined

@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
 import type { ProxyContext } from '../proxy/context.js';
 import { identityHeaderValue, requestIdFrom } from '../proxy/headers.js';
+import { listenOn } from '../proxy/listen.js';
 import { authenticateRequest, type Resolved, resolveRequest } from '../proxy/pipeline.js';
 import { sendError, toGatewayError } from '../proxy/respond.js';
 import type { Identity } from '../verify/identity.js';
@@ -64,13 +65,7 @@ export class AuthorizeServer {
   }
 
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.#options.port, this.#options.host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, this.#options.port, this.#options.host);
   }
 
   close(): Promise<void> {

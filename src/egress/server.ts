@@ -13,6 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
 import { forwardRequest, hasBody, UpstreamPools } from '../proxy/forward.js';
 import { buildEgressHeaders, countHeader, requestIdFrom } from '../proxy/headers.js';
+import { listenOn } from '../proxy/listen.js';
 import { type Realms, sendError, toGatewayError } from '../proxy/respond.js';
 import { matchRoute, normaliseTarget, upstreamPath } from '../proxy/router.js';
 import type { EgressContext, EgressRoute } from './context.js';
@@ -80,13 +81,7 @@ export class EgressServer {
   }
 
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.#options.port, this.#options.host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.server, this.#options.port, this.#options.host);
   }
 
   /** Stop accepting, let in-flight calls finish (bounded), then close everything. */
