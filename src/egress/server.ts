@@ -13,6 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
 import { forwardRequest, hasBody, UpstreamPools } from '../proxy/forward.js';
 import { buildEgressHeaders, countHeader, requestIdFrom } from '../proxy/headers.js';
+import { InFlight } from '../proxy/in-flight.js';
 import { listenOn } from '../proxy/listen.js';
 import { type Realms, sendError, toGatewayError } from '../proxy/respond.js';
 import { matchRoute, normaliseTarget, upstreamPath } from '../proxy/router.js';
@@ -51,9 +52,8 @@ export class EgressServer {
   readonly #options: EgressListenOptions;
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
-  readonly #drain = { draining: false };
-  #inFlight = 0;
-  #idleWaiters: (() => void)[] = [];
+  /** Also the drain flag forwards read (Connection: close once draining). */
+  readonly #inFlight = new InFlight();
 
   constructor(
     context: () => EgressContext | undefined,
@@ -86,22 +86,7 @@ export class EgressServer {
 
   /** Stop accepting, let in-flight calls finish (bounded), then close everything. */
   async close(timeoutMs: number): Promise<boolean> {
-    this.#drain.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => {
-        if (this.#inFlight === 0) resolve(true);
-        else this.#idleWaiters.push(() => resolve(true));
-      }),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    this.server.closeAllConnections();
-    await closed;
+    const drained = await this.#inFlight.drain(this.server, timeoutMs);
     await this.pools.close();
     return drained;
   }
@@ -109,8 +94,8 @@ export class EgressServer {
   async #exchange(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const context = this.#context();
     const started = performance.now();
-    this.#inFlight++;
-    if (this.#drain.draining) res.shouldKeepAlive = false;
+    this.#inFlight.started();
+    if (this.#inFlight.draining) res.shouldKeepAlive = false;
     const requestId = requestIdFrom(req.headers['x-request-id'] as string | undefined);
     const outcome: Outcome = {
       route: undefined,
@@ -207,7 +192,7 @@ export class EgressServer {
           bodyReplaced,
         }),
         body,
-        drain: this.#drain,
+        drain: this.#inFlight,
         discardStatus,
       });
     const result = await send(authorization, retryable ? 401 : undefined);
@@ -261,9 +246,6 @@ export class EgressServer {
         'egress request failed',
       );
     }
-    this.#inFlight--;
-    if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
-      for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
+    this.#inFlight.settled();
   }
 }

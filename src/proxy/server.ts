@@ -17,6 +17,7 @@ import { readBody } from './body.js';
 import type { ProxyContext } from './context.js';
 import { forwardRequest, UpstreamPools } from './forward.js';
 import { buildUpstreamHeaders, countHeader, requestIdFrom } from './headers.js';
+import { InFlight } from './in-flight.js';
 import { listenOn } from './listen.js';
 import { authenticateRequest, type OriginalRequest, type Resolved, resolveRequest } from './pipeline.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
@@ -82,10 +83,8 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
   readonly server: Server | TlsServer;
   readonly pools = new UpstreamPools();
   #context: Context;
-  #inFlight = 0;
-  /** Shared with every forward, which tells clients not to reuse a connection once it is set. */
-  readonly #drain = { draining: false };
-  #idleWaiters: (() => void)[] = [];
+  /** Also the drain flag every forward reads (Connection: close once draining). */
+  readonly #inFlight = new InFlight();
   readonly #logger: Logger;
   readonly #metrics: Metrics | undefined;
 
@@ -175,7 +174,7 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
   }
 
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.count;
   }
 
   /**
@@ -183,21 +182,7 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
    * Resolves true if everything drained in time.
    */
   async drain(timeoutMs: number): Promise<boolean> {
-    this.#drain.draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    const idle = new Promise<boolean>((resolve) => {
-      if (this.#inFlight === 0) resolve(true);
-      else this.#idleWaiters.push(() => resolve(true));
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const drained = await Promise.race([idle, timedOut]);
-    clearTimeout(timer);
-    this.server.closeAllConnections();
-    await closed;
+    const drained = await this.#inFlight.drain(this.server, timeoutMs);
     await this.pools.close();
     return drained;
   }
@@ -242,8 +227,8 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
   async #exchange(req: IncomingMessage, reply: Reply): Promise<void> {
     const context = this.#context;
     const started = performance.now();
-    this.#inFlight++;
-    if (!reply.upgrade && this.#drain.draining) reply.res.shouldKeepAlive = false;
+    this.#inFlight.started();
+    if (!reply.upgrade && this.#inFlight.draining) reply.res.shouldKeepAlive = false;
     // Decided before routing so that 400/404 answers and their log lines carry it too.
     const requestId = requestIdFrom(firstValue(req.headers['x-request-id']));
     let resolved: Resolved | undefined;
@@ -299,7 +284,7 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
           path,
           headers,
           body: auth.body,
-          drain: this.#drain,
+          drain: this.#inFlight,
         });
         status = reply.res.statusCode;
       }
@@ -362,9 +347,6 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
         'request failed',
       );
     }
-    this.#inFlight--;
-    if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
-      for (const wake of this.#idleWaiters.splice(0)) wake();
-    }
+    this.#inFlight.settled();
   }
 }
