@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { Pool } from 'undici';
 import type { EgressOAuth2Config } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
-import { basicAuthorization } from '../introspect/sources/introspection.js';
+import { basicAuthorization, formEncode, readBoundedText } from '../oauth2-client-http.js';
 
 /**
  * OAuth 2.0 client-credentials tokens for one egress route (RFC 6749 §4.4). One token is cached
@@ -69,24 +69,6 @@ class TokenResponseError extends Error {
   constructor(readonly problem: TokenEndpointProblem) {
     super(problem);
   }
-}
-
-function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      throw new TokenResponseError('answered without a usable bearer access_token');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The access_token and its lifetime (ms), or a TokenResponseError. */
@@ -269,7 +251,11 @@ export class ClientCredentialsTokens {
           : `${this.#form}&client_assertion=${await this.#assertion()}`,
       signal: AbortSignal.timeout(this.#config.timeout),
     });
-    const text = await readBounded(response.body);
+    const text = await readBoundedText(
+      response.body,
+      MAX_RESPONSE_BYTES,
+      () => new TokenResponseError('answered without a usable bearer access_token'),
+    );
     if (response.statusCode !== 200) {
       // RFC 6749 §5.2: invalid_client / unauthorized_client mean our own credentials were refused.
       const refused =

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { basicAuthorization } from '../../src/introspect/sources/introspection.js';
+import { basicAuthorization } from '../../src/oauth2-client-http.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { type RecordedRequest, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import {

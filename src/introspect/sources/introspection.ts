@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
+import { basicAuthorization, formEncode, readBoundedText } from '../../oauth2-client-http.js';
 import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenSource } from '../token-source.js';
 import { MalformedIntrospectionResponse, parseIntrospectionResponse } from './introspection-response.js';
@@ -17,34 +18,6 @@ import { MalformedIntrospectionResponse, parseIntrospectionResponse } from './in
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Bounds the sockets a burst of distinct uncached tokens can open against the AS. */
 const MAX_CONNECTIONS = 64;
-
-/** application/x-www-form-urlencoded serialisation of one value (WHATWG URL, as RFC 6749 App. B). */
-function formEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
-/**
- * RFC 6749 §2.3.1: client_secret_basic form-encodes the id and the secret BEFORE base64, so a ':'
- * in the id or a '+' or '%' in the secret survives the round trip.
- */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  const pair = `${formEncode(clientId)}:${formEncode(clientSecret)}`;
-  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
-}
-
-async function readBounded(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      throw new BackendFault('introspection', 'malformed_response', { field: '(body too large)' });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 function parseJson(text: string): unknown {
   try {
@@ -85,7 +58,11 @@ export function createIntrospectionSource(config: IntrospectionConfig): TokenSou
       body: `token=${formEncode(token)}&token_type_hint=access_token${clientAuthParams}`,
       signal: AbortSignal.timeout(config.timeout),
     });
-    const text = await readBounded(response.body);
+    const text = await readBoundedText(
+      response.body,
+      MAX_RESPONSE_BYTES,
+      () => new BackendFault('introspection', 'malformed_response', { field: '(body too large)' }),
+    );
     return {
       status: response.statusCode,
       json: response.statusCode === 200 ? parseJson(text) : safeJson(text),

@@ -2,11 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
-import {
-  basicAuthorization,
-  createIntrospectionSource,
-} from '../../../src/introspect/sources/introspection.js';
+import { createIntrospectionSource } from '../../../src/introspect/sources/introspection.js';
 import type { TokenSource } from '../../../src/introspect/token-source.js';
+import { basicAuthorization } from '../../../src/oauth2-client-http.js';
 import { BackendFault } from '../../../src/observability/backend-failures.js';
 import { freePort } from '../../helpers/ports.js';
 import {
