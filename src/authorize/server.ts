@@ -124,10 +124,7 @@ export class AuthorizeServer {
         )
           failure = BODY_HASH_NOT_SENT;
       }
-      // The error code again as a header: nginx auth_request drops a denial's body, and its config
-      // rebuilds `{"error": …}` from this (examples/forward-auth/nginx.conf).
-      if (failure.exposeCode && !res.headersSent) res.setHeader('x-oauth-error', failure.code);
-      sendError(res, failure, context.realms, requestId);
+      sendError(res, failure, context.realms, requestId, true);
     } finally {
       this.#finish(res, started, requestId, front, resolved, identity, failure);
     }

@@ -82,6 +82,11 @@ export function sendError(
   error: GatewayError,
   realms: Realms,
   requestId?: string,
+  /**
+   * Repeat the error code in `X-OAuth-Error` (authorize listener): nginx auth_request drops a
+   * denial's body, and its config rebuilds `{"error": …}` from this (examples/forward-auth/nginx.conf).
+   */
+  codeHeader = false,
 ): void {
   if (res.headersSent) {
     res.destroy();
@@ -90,6 +95,7 @@ export function sendError(
   const payload = body(error);
   const headers = headersFor(error, realms, payload);
   if (requestId !== undefined) headers['x-request-id'] = requestId;
+  if (codeHeader && error.exposeCode) headers['x-oauth-error'] = error.code;
   // A client that sent a body we did not read cannot reuse the connection safely after a 4xx.
   if (error.status === 400 || error.status === 413 || error.status === 431) headers['connection'] = 'close';
   res.writeHead(error.status, headers);
