@@ -81,9 +81,11 @@ describe('RFC 7662 introspection against oidc-provider', () => {
   });
 
   it('expired token → inactive', async () => {
-    const token = await as.getToken({ resource: 'opaque', scope: 'read', ttlSeconds: 1 });
+    // 2 s, not 1: exp is whole seconds from a truncated iat, so a 1 s token can already be expired
+    // when issued in the last milliseconds of a second.
+    const token = await as.getToken({ resource: 'opaque', scope: 'read', ttlSeconds: 2 });
     expect((await basic.lookup(token))?.active).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     expect((await basic.lookup(token))?.active).toBe(false);
   });
 
