@@ -1,9 +1,8 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
-import { filterResponseHeaders } from './headers.js';
+import { responseHeaderList } from './headers.js';
 
 /**
  * Streams a request to its upstream and the response back, through one keep-alive undici Pool per
@@ -111,65 +110,108 @@ export interface ForwardInput {
 }
 
 /**
- * Per-request forwarding state rides on the ServerResponse, which undici gets as `opaque`. Passing
- * a fresh object as `opaque` instead kept it (and the response it pointed to) alive across young
- * GCs: scavenges went from ~2 ms to ~8 ms and GC from ~10 to ~30 µs per pass-through request
- * (measured with --trace-gc under wrk; bisected to the commit that introduced the object).
+ * The client connections with forwards in flight: one `close` listener per connection (not one per
+ * request) aborts whatever that connection still has upstream. A pipelining client can have more
+ * than one; the usual keep-alive client has one at a time.
  */
-const DRAIN = Symbol('drain');
-const DISCARD_STATUS = Symbol('discardStatus');
-const DISCARDED = Symbol('discarded');
-type StreamTarget = ServerResponse & {
-  [DRAIN]?: { readonly draining: boolean };
-  [DISCARD_STATUS]?: number | undefined;
-  [DISCARDED]?: boolean;
-};
+const FORWARDS = Symbol('forwardsInFlight');
+type ClientSocket = Duplex & { [FORWARDS]?: Set<UpstreamExchange> | null };
 
-/** Where a discarded answer's body goes. */
-function discardSink(): Writable {
-  return new Writable({
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
+function abortForwardsOf(this: ClientSocket): void {
+  const forwards = this[FORWARDS];
+  this[FORWARDS] = null;
+  if (forwards != null) for (const forward of forwards) forward.clientGone();
 }
 
-/**
- * undici accepts an EventEmitter with an `aborted` flag as `signal`. An AbortController per request
- * cost ~4 µs (AbortSignal creation and EventTarget listener bookkeeping) on the pass-through path.
- */
-class UpstreamAbort extends EventEmitter {
-  aborted = false;
+function track(socket: ClientSocket, forward: UpstreamExchange): void {
+  let forwards = socket[FORWARDS];
+  if (forwards === undefined) {
+    socket.once('close', abortForwardsOf);
+    forwards = socket[FORWARDS] = new Set();
+  } else if (forwards === null) {
+    // The connection closed already: there is nobody to answer.
+    forward.clientGone();
+    return;
+  }
+  forwards.add(forward);
+}
 
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.emit('abort');
+const CLIENT_GONE = new Error('client closed the connection');
+
+/**
+ * One request upstream, as an undici dispatch handler: the upstream's status and headers become the
+ * response head, each body chunk is written to the ServerResponse with backpressure (a full socket
+ * pauses the upstream read until `drain`). Written against the handler interface rather than
+ * `Pool.stream()`: stream() wraps each request in an AsyncResource, an abort-signal listener pair,
+ * five `finished()` listeners on the response, a header object and a Promise; this measured
+ * ≈10 µs less CPU per pass-through request (BENCHMARKS.md, issue 21).
+ */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  #abort: ((reason?: Error) => void) | undefined;
+  #gone = false;
+  #resume: (() => void) | undefined;
+  discarded = false;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly input: ForwardInput,
+    readonly settle: (error: Error | null) => void,
+  ) {}
+
+  clientGone(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#abort?.(CLIENT_GONE);
+  }
+
+  get aborted(): boolean {
+    return this.#gone;
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+    // Gone while this request waited for a free upstream connection: it is never sent.
+    if (this.#gone) abort(CLIENT_GONE);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (other than 101, which only upgrades reach) is the upstream's business: node answers the
+    // client's `Expect` itself.
+    if (statusCode < 200) return true;
+    const res = this.res;
+    if (statusCode === this.input.discardStatus) {
+      // Its body is read and dropped.
+      this.discarded = true;
+      return true;
+    }
+    // A drain began while this request was upstream: its answer closes the connection. (One shared
+    // flag: tracking in-flight responses in a Set measured ~8 µs per request.)
+    if (this.input.drain.draining) res.shouldKeepAlive = false;
+    this.#resume = resume;
+    res.writeHead(statusCode, responseHeaderList(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarded) return true;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.#resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    if (!this.discarded) this.res.end();
+    this.settle(null);
+  }
+
+  onError(error: Error): void {
+    this.settle(error);
   }
 }
 
-/** undici calls this once the upstream's status and headers are in; the body then goes to `res`. */
-function writeResponseHead({
-  statusCode,
-  headers,
-  opaque,
-}: Dispatcher.StreamFactoryData<StreamTarget>): Writable {
-  const res = opaque;
-  if (statusCode === res[DISCARD_STATUS]) {
-    res[DISCARDED] = true;
-    return discardSink();
-  }
-  // A drain began while this request was upstream: its answer closes the connection. (One shared
-  // flag: tracking in-flight responses in a Set measured ~8 µs per request.)
-  if (res[DRAIN]?.draining === true) res.shouldKeepAlive = false;
-  res.writeHead(statusCode, filterResponseHeaders(headers as Record<string, string | string[] | undefined>));
-  return res;
-}
-
 /**
- * Forward and stream back with undici's `stream()`: the upstream body is written straight into the
- * ServerResponse with backpressure (no intermediate Readable; measured ~25% less forwarding CPU
- * than `request()` + pipe, BENCHMARKS.md). Resolves when the exchange is over (completed or cut);
+ * Forward and stream back (undici's dispatcher with the handler above): the upstream body is
+ * written straight into the ServerResponse. Resolves when the exchange is over (completed or cut);
  * rejects with a GatewayError only while nothing has been sent to the client yet.
  */
 export function forwardRequest(
@@ -177,40 +219,25 @@ export function forwardRequest(
   res: ServerResponse,
   input: ForwardInput,
 ): Promise<'sent' | 'discarded'> {
-  // Client gone before the upstream answered: cancel the upstream request. (Once the body is
-  // streaming, undici sees `res` close early and aborts by itself.)
-  const abort = new UpstreamAbort();
-  const onClose = () => abort.abort();
-  res.once('close', onClose);
   const body = input.body ?? (hasBody(req) ? req : null);
-
-  const target = res as StreamTarget;
-  target[DRAIN] = input.drain;
-  target[DISCARD_STATUS] = input.discardStatus;
-  target[DISCARDED] = false;
+  const socket = req.socket as ClientSocket;
   return new Promise<'sent' | 'discarded'>((resolve, reject) => {
-    input.pool.stream<StreamTarget>(
-      {
-        method: input.method,
-        path: input.path,
-        headers: input.headers,
-        body,
-        signal: abort,
-        opaque: target,
-      },
-      writeResponseHead,
-      (error) => {
-        res.off('close', onClose);
-        if (error === null) {
-          resolve(target[DISCARDED] === true ? 'discarded' : 'sent');
-        } else if (res.headersSent || abort.aborted) {
-          // Upstream died mid-response (or the client left): the status is out, so cut the connection.
-          if (!res.destroyed) res.destroy();
-          resolve('sent');
-        } else {
-          reject(upstreamError(error));
-        }
-      },
+    const exchange = new UpstreamExchange(res, input, (error) => {
+      socket[FORWARDS]?.delete(exchange);
+      if (error === null) {
+        resolve(exchange.discarded ? 'discarded' : 'sent');
+      } else if (res.headersSent || exchange.aborted) {
+        // Upstream died mid-response (or the client left): the status is out, so cut the connection.
+        if (!res.destroyed) res.destroy();
+        resolve('sent');
+      } else {
+        reject(upstreamError(error));
+      }
+    });
+    track(socket, exchange);
+    input.pool.dispatch(
+      { method: input.method as Dispatcher.HttpMethod, path: input.path, headers: input.headers, body },
+      exchange,
     );
   });
 }

@@ -250,3 +250,32 @@ export function filterResponseHeaders(
   }
   return out;
 }
+
+/**
+ * Response headers from the upstream's raw list (undici hands the names and values over as bytes)
+ * as a flat [name, value, …] list for `res.writeHead`: hop-by-hop ones and those the upstream's
+ * `Connection` nominates dropped, names kept as the upstream spelled them, repeated fields
+ * (Set-Cookie) kept as separate lines.
+ */
+export function responseHeaderList(rawHeaders: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let nominated: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') {
+        const tokens = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
+        if (tokens !== undefined) nominated = nominated === undefined ? tokens : new Set([...nominated, ...tokens]);
+      }
+      continue;
+    }
+    out.push(name, rawHeaders[i + 1]!.toString('latin1'));
+  }
+  if (nominated === undefined || nominated.size === 0) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!nominated.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
+}

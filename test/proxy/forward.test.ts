@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BadGateway, GatewayTimeout } from '../../src/errors.js';
 import { forwardRequest, UpstreamPools } from '../../src/proxy/forward.js';
@@ -181,6 +181,99 @@ describe('forwardRequest: what the client gets back', () => {
     const reply = await send(url, '/x', { headers: { connection: 'keep-alive' } });
     expect(reply.status).toBe(200);
     expect(reply.headers['connection']).toBe('close');
+  });
+});
+
+describe('forwardRequest: streaming and the client going away', () => {
+  it('keeps the upstream spelling of response header names', async () => {
+    const up = await upstream((_req, res) => {
+      res.setHeader('X-MiXeD-Case', 'kept');
+      res.end('ok');
+    });
+    const url = await front({ origin: up.url });
+    const names = await new Promise<string[]>((resolve, reject) => {
+      request(`${url}/x`, (res) => {
+        res.resume();
+        resolve(res.rawHeaders.filter((_, i) => i % 2 === 0));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(names).toContain('X-MiXeD-Case');
+  });
+
+  it('a 16 MiB answer to a client that reads slowly arrives whole (backpressure pauses the upstream, drain resumes it)', async () => {
+    const body = randomBytes(16 * 1024 * 1024);
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(body);
+    });
+    const url = await front({ origin: up.url });
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      request(`${url}/big`, (res) => {
+        const chunks: Buffer[] = [];
+        // Read a chunk, then stop for a moment: the gateway's socket buffer fills.
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (chunks.length % 16 === 0) {
+            res.pause();
+            setTimeout(() => res.resume(), 5);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(received.length).toBe(body.length);
+    expect(received.equals(body)).toBe(true);
+  });
+
+  it('a client that leaves mid-body cancels the upstream response (attack: leaving upstream connections hanging)', async () => {
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first chunk');
+      // Never ends: only the gateway cancelling can settle this exchange.
+    });
+    const url = await front({ origin: up.url });
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${url}/stream`, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no first chunk')), 3_000);
+    });
+    await Promise.race([
+      up.requests[0]!.settled,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('upstream not cancelled')), 3_000)),
+    ]);
+    expect(up.requests[0]!.aborted).toBe(true);
+  });
+
+  it('a pipelining client that leaves cancels every request it had upstream (attack: pipelined requests outliving the connection)', async () => {
+    const up = await upstream(() => {
+      /* never answers */
+    });
+    const url = new URL(await front({ origin: up.url }));
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => {});
+    socket.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n');
+    const recorded = await up.waitForRequests(2);
+    socket.destroy();
+    await Promise.race([
+      Promise.all(recorded.map((r) => r.settled)),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('upstream not cancelled')), 3_000)),
+    ]);
+    expect(recorded.map((r) => [r.url, r.aborted])).toEqual([
+      ['/one', true],
+      ['/two', true],
+    ]);
   });
 });
 
