@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type GatewayError, HeadersTooLarge, InvalidSignature, UntrustedPeer } from '../errors.js';
+import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
@@ -48,6 +49,7 @@ export class AuthorizeServer {
   readonly server: Server;
   readonly #context: () => ProxyContext;
   readonly #logger: Logger;
+  readonly #accessLog: AccessLog;
   readonly #metrics: Metrics | undefined;
   readonly #options: AuthorizeOptions;
   readonly #loopbackListener: boolean;
@@ -56,6 +58,7 @@ export class AuthorizeServer {
     this.#context = context;
     this.#options = options;
     this.#logger = logger;
+    this.#accessLog = new AccessLog(logger);
     this.#metrics = metrics;
     this.#loopbackListener = LOOPBACK_HOST.test(options.host);
     this.server = createServer(
@@ -168,23 +171,20 @@ export class AuthorizeServer {
       front ?? 'unknown',
       durationMs,
     );
-    if (this.#logger.isLevelEnabled('info')) {
-      this.#logger.info(
-        {
-          requestId,
-          route,
-          front,
-          method: resolved?.facts.method,
-          // As in proxy mode: the query is never logged.
-          path: resolved?.path,
-          status: res.statusCode,
-          durationMs: Math.round(durationMs * 100) / 100,
-          clientId: identity?.clientId,
-          authMethod: identity?.method,
-          error: failure?.code,
-        },
-        'check',
-      );
+    if (this.#accessLog.wants(res.statusCode, this.#context().config.log)) {
+      this.#accessLog.write('check', {
+        requestId,
+        route,
+        front,
+        method: resolved?.facts.method,
+        // As in proxy mode: the query is never logged.
+        path: resolved?.path,
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 100) / 100,
+        clientId: identity?.clientId,
+        authMethod: identity?.method,
+        error: failure?.code,
+      });
     }
     // As in proxy mode: a 503's cause is logged (rate limited) and counted.
     if (failure?.status === 503) this.#context().backendFailures.report(failure, { route, requestId });

@@ -176,6 +176,11 @@ const DESCRIPTIONS: Record<string, string> = {
   'limits.headersTimeout': 'A client must finish sending headers within this (slowloris protection).',
   'limits.upstreamTimeout': 'Upstream must answer (and keep streaming) within this; 504 otherwise.',
   'limits.shutdownTimeout': 'SIGTERM waits this long for in-flight requests.',
+  log: 'The access log (one JSON line per request on stdout, at level info; `LOG_LEVEL` sets the level of everything).',
+  'log.access':
+    '`all`: a line per request; `errors`: only answers with status ≥ 400 (the cheapest form that still shows every refusal); `off`: no access lines (warnings and errors are still logged).',
+  'log.accessSample':
+    'With `access: all`, the share of requests answered below 400 that get a line (0.1 = one in ten, chosen at random); errors always do.',
   redis: 'Used by any store of type redis, the Redis nonce store and the shared introspection cache.',
   'redis.url': '`redis://` or `rediss://` (TLS); credentials in the URL.',
   'redis.keyPrefix': 'Prefix of every key (layout in docs/redis.md).',

@@ -281,6 +281,12 @@ const limitsSchema = z.strictObject({
   shutdownTimeout: duration.prefault('10s'),
 });
 
+/** The access log's cost measured ≈10 µs per request at the default (BENCHMARKS.md, issue 21). */
+const logSchema = z.strictObject({
+  access: z.enum(['all', 'errors', 'off']).default('all'),
+  accessSample: z.number().gt(0).max(1).default(1),
+});
+
 const redisNode = (defaultPort: number) =>
   z.strictObject({ host: z.string().min(1), port: port.prefault(defaultPort) });
 
@@ -547,6 +553,7 @@ export const gatewayConfigSchema = z
     egress: egressSchema.optional(),
     trustedProxies: z.array(cidr).default([]),
     limits: limitsSchema.prefault({}),
+    log: logSchema.prefault({}),
     redis: redisSchema.prefault({}),
     identity: identitySchema.prefault({}),
     credentials: credentialsSchema.default({ type: 'file', path: './credentials.yaml' }),

@@ -32,6 +32,7 @@ export interface EgressRoute {
 export interface EgressContext {
   readonly config: EgressConfig;
   readonly limits: GatewayFileConfig['limits'];
+  readonly log: GatewayFileConfig['log'];
   readonly table: RouteTable<EgressRouteConfig>;
   readonly routes: ReadonlyMap<string, EgressRoute>;
   /** Release what this context owns that `next` does not reuse. */
@@ -100,6 +101,7 @@ export function buildEgressContext(
   return {
     config: egress,
     limits: config.limits,
+    log: config.log,
     table: buildRouteTable(egress.routes),
     routes,
     tokenCaches,

@@ -8,6 +8,7 @@ import {
   NotFound,
   SigningFailed,
 } from '../errors.js';
+import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { readBody } from '../proxy/body.js';
@@ -51,6 +52,7 @@ export class EgressServer {
   readonly #context: () => EgressContext | undefined;
   readonly #options: EgressListenOptions;
   readonly #logger: Logger;
+  readonly #accessLog: AccessLog;
   readonly #metrics: Metrics | undefined;
   /** Also the drain flag forwards read (Connection: close once draining). */
   readonly #inFlight = new InFlight();
@@ -65,6 +67,7 @@ export class EgressServer {
     this.#context = context;
     this.#options = options;
     this.#logger = logger;
+    this.#accessLog = new AccessLog(logger);
     this.#metrics = metrics;
     this.server = createServer(
       {
@@ -219,24 +222,21 @@ export class EgressServer {
     const route = outcome.route?.name ?? '-';
     const status = res.statusCode;
     this.#metrics?.observeEgress(route, status, outcome.route?.sign ?? 'none', durationMs);
-    if (this.#logger.isLevelEnabled('info')) {
-      this.#logger.info(
-        {
-          requestId,
-          route,
-          method: req.method,
-          // The query is never logged (OAuth1 query placement puts the signature there upstream).
-          path: outcome.path,
-          status,
-          durationMs: Math.round(durationMs * 100) / 100,
-          upstreamMs:
-            outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 100) / 100,
-          sign: outcome.route?.sign,
-          retried: outcome.retried || undefined,
-          error: outcome.failure?.code,
-        },
-        'egress',
-      );
+    const log = this.#context()?.log;
+    if (log !== undefined && this.#accessLog.wants(status, log)) {
+      this.#accessLog.write('egress', {
+        requestId,
+        route,
+        method: req.method,
+        // The query is never logged (OAuth1 query placement puts the signature there upstream).
+        path: outcome.path,
+        status,
+        durationMs: Math.round(durationMs * 100) / 100,
+        upstreamMs: outcome.upstreamMs === undefined ? undefined : Math.round(outcome.upstreamMs * 100) / 100,
+        sign: outcome.route?.sign,
+        retried: outcome.retried || undefined,
+        error: outcome.failure?.code,
+      });
     }
     const failure = outcome.failure;
     if (failure !== undefined && failure.status >= 500 && this.#logger.isLevelEnabled('warn')) {

@@ -266,7 +266,8 @@ export function responseHeaderList(rawHeaders: readonly Buffer[]): string[] {
     if (HOP_BY_HOP.has(lower)) {
       if (lower === 'connection') {
         const tokens = connectionTokens(rawHeaders[i + 1]!.toString('latin1'));
-        if (tokens !== undefined) nominated = nominated === undefined ? tokens : new Set([...nominated, ...tokens]);
+        if (tokens !== undefined)
+          nominated = nominated === undefined ? tokens : new Set([...nominated, ...tokens]);
       }
       continue;
     }

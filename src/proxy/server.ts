@@ -10,6 +10,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
+import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Identity } from '../verify/identity.js';
@@ -86,11 +87,13 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
   /** Also the drain flag every forward reads (Connection: close once draining). */
   readonly #inFlight = new InFlight();
   readonly #logger: Logger;
+  readonly #accessLog: AccessLog;
   readonly #metrics: Metrics | undefined;
 
   constructor(context: Context, logger: Logger, metrics?: Metrics) {
     this.#context = context;
     this.#logger = logger;
+    this.#accessLog = new AccessLog(logger);
     this.#metrics = metrics;
     const limits = context.config.limits;
     const options: ServerOptions = {
@@ -295,11 +298,12 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
       else sendError(reply.res, failure, context.realms, requestId);
       status = reply.upgrade ? failure.status : reply.res.statusCode;
     } finally {
-      this.#finish(req, status, started, requestId, resolved, identity, failure, upstreamMs);
+      this.#finish(context, req, status, started, requestId, resolved, identity, failure, upstreamMs);
     }
   }
 
   #finish(
+    context: ProxyContext,
     req: IncomingMessage,
     status: number,
     started: number,
@@ -319,27 +323,24 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
       upstreamMs,
       failure?.code,
     );
-    if (this.#logger.isLevelEnabled('info')) {
-      this.#logger.info(
-        {
-          requestId,
-          route,
-          method: req.method,
-          // The query is never logged: OAuth1 signatures and query bearer tokens live there.
-          path: resolved?.path,
-          status,
-          durationMs: Math.round(durationMs * 100) / 100,
-          clientId: identity?.clientId,
-          authMethod: identity?.method,
-          error: failure?.code,
-        },
-        'request',
-      );
+    if (this.#accessLog.wants(status, context.config.log)) {
+      this.#accessLog.write('request', {
+        requestId,
+        route,
+        method: req.method,
+        // The query is never logged: OAuth1 signatures and query bearer tokens live there.
+        path: resolved?.path,
+        status,
+        durationMs: Math.round(durationMs * 100) / 100,
+        clientId: identity?.clientId,
+        authMethod: identity?.method,
+        error: failure?.code,
+      });
     }
     // 503: an auth backend could not answer. Logged (rate limited, per cause) and counted by the
     // context's BackendFailureLog, so an operator sees why requests fail closed.
     if (failure?.status === 503) {
-      this.#context.backendFailures.report(failure, { route, requestId });
+      context.backendFailures.report(failure, { route, requestId });
     } else if (failure !== undefined && failure.status >= 500 && this.#logger.isLevelEnabled('warn')) {
       const cause = failure.cause as { code?: string; message?: string } | undefined;
       this.#logger.warn(
