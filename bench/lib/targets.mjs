@@ -307,7 +307,7 @@ export const TARGETS = {
       ctx.authlibStatus ??= ensureAuthlib(ctx.install);
       return ctx.authlibStatus;
     },
-    async start(ctx, scenario) {
+    async start(_ctx, scenario) {
       const port = await freePort();
       // One worker (one core, like every other SUT), threads for the 50 keep-alive connections.
       const [cmd, args] = pinned(PINNING.sut, PYTHON, [

@@ -48,7 +48,6 @@ export interface AuthorizeOptions {
 export class AuthorizeServer {
   readonly server: Server;
   readonly #context: () => ProxyContext;
-  readonly #logger: Logger;
   readonly #accessLog: AccessLog;
   readonly #metrics: Metrics | undefined;
   readonly #options: AuthorizeOptions;
@@ -57,7 +56,6 @@ export class AuthorizeServer {
   constructor(context: () => ProxyContext, options: AuthorizeOptions, logger: Logger, metrics?: Metrics) {
     this.#context = context;
     this.#options = options;
-    this.#logger = logger;
     this.#accessLog = new AccessLog(logger);
     this.#metrics = metrics;
     this.#loopbackListener = LOOPBACK_HOST.test(options.host);
