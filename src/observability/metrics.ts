@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { TokenResolverStats } from '../introspect/resolver.js';
 import type { NonceStore, NonceStoreStats } from '../store/types.js';
+import { SeriesCounter, SeriesHistogram } from './series.js';
 
 function cacheEvents(stats: TokenResolverStats | undefined): Record<string, number> {
   return {
@@ -44,45 +45,46 @@ export function countNonceClaims(
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'oauth_gateway_requests_total',
-    help: 'Requests by route, status and authentication method',
-    labelNames: ['route', 'status', 'auth_method'] as const,
-    registers: [this.registry],
-  });
-  readonly checks = new Counter({
-    name: 'oauth_gateway_authorize_checks_total',
-    help: 'Authorization checks answered by the authorize listener, by route, status, method and front proxy convention',
-    labelNames: ['route', 'status', 'auth_method', 'front'] as const,
-    registers: [this.registry],
-  });
-  readonly checkDuration = new Histogram({
-    name: 'oauth_gateway_authorize_check_duration_seconds',
-    help: 'Time to answer an authorization check',
-    labelNames: ['front'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [this.registry],
-  });
+  // Counted once per request: SeriesCounter/SeriesHistogram (series.ts), not prom-client's own.
+  readonly requests = new SeriesCounter(
+    'oauth_gateway_requests_total',
+    'Requests by route, status and authentication method',
+    ['route', 'status', 'auth_method'],
+    this.registry,
+  );
+  readonly checks = new SeriesCounter(
+    'oauth_gateway_authorize_checks_total',
+    'Authorization checks answered by the authorize listener, by route, status, method and front proxy convention',
+    ['route', 'status', 'auth_method', 'front'],
+    this.registry,
+  );
+  readonly checkDuration = new SeriesHistogram(
+    'oauth_gateway_authorize_check_duration_seconds',
+    'Time to answer an authorization check',
+    'front',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    this.registry,
+  );
   readonly authFailures = new Counter({
     name: 'oauth_gateway_auth_failures_total',
     help: 'Rejected requests by error code',
     labelNames: ['route', 'code'] as const,
     registers: [this.registry],
   });
-  readonly duration = new Histogram({
-    name: 'oauth_gateway_request_duration_seconds',
-    help: 'Total request duration at the gateway',
-    labelNames: ['route'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  readonly upstreamDuration = new Histogram({
-    name: 'oauth_gateway_upstream_duration_seconds',
-    help: 'Time from forwarding to the end of the upstream response',
-    labelNames: ['route'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly duration = new SeriesHistogram(
+    'oauth_gateway_request_duration_seconds',
+    'Total request duration at the gateway',
+    'route',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
+  readonly upstreamDuration = new SeriesHistogram(
+    'oauth_gateway_upstream_duration_seconds',
+    'Time from forwarding to the end of the upstream response',
+    'route',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly reloads = new Counter({
     name: 'oauth_gateway_config_reloads_total',
     help: 'Configuration reload attempts by result',
@@ -152,19 +154,19 @@ export class Metrics {
     labelNames: ['source', 'cause'] as const,
     registers: [this.registry],
   });
-  readonly egressRequests = new Counter({
-    name: 'oauth_gateway_egress_requests_total',
-    help: 'Requests through the egress listener by egress route, status and how they were authenticated (oauth1, oauth2, none)',
-    labelNames: ['route', 'status', 'sign'] as const,
-    registers: [this.registry],
-  });
-  readonly egressDuration = new Histogram({
-    name: 'oauth_gateway_egress_request_duration_seconds',
-    help: 'Total egress request duration at the gateway (token fetch, signing, upstream)',
-    labelNames: ['route'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly egressRequests = new SeriesCounter(
+    'oauth_gateway_egress_requests_total',
+    'Requests through the egress listener by egress route, status and how they were authenticated (oauth1, oauth2, none)',
+    ['route', 'status', 'sign'],
+    this.registry,
+  );
+  readonly egressDuration = new SeriesHistogram(
+    'oauth_gateway_egress_request_duration_seconds',
+    'Total egress request duration at the gateway (token fetch, signing, upstream)',
+    'route',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly egressTokenFetches = new Counter({
     name: 'oauth_gateway_egress_token_fetches_total',
     help: 'OAuth2 client-credentials token requests by egress route, reason (initial, expired, ahead = refreshed before expiry, rejected = after a 401 from the API) and result',
@@ -286,21 +288,21 @@ export class Metrics {
     upstreamMs: number | undefined,
     errorCode: string | undefined,
   ): void {
-    this.requests.inc({ route, status, auth_method: authMethod });
-    this.duration.observe({ route }, durationMs / 1000);
-    if (upstreamMs !== undefined) this.upstreamDuration.observe({ route }, upstreamMs / 1000);
+    this.requests.inc(route, status, authMethod);
+    this.duration.observe(route, durationMs / 1000);
+    if (upstreamMs !== undefined) this.upstreamDuration.observe(route, upstreamMs / 1000);
     if (errorCode !== undefined && status >= 400 && status < 500)
       this.authFailures.inc({ route, code: errorCode });
   }
 
   observeCheck(route: string, status: number, authMethod: string, front: string, durationMs: number): void {
-    this.checks.inc({ route, status, auth_method: authMethod, front });
-    this.checkDuration.observe({ front }, durationMs / 1000);
+    this.checks.inc(route, status, authMethod, front);
+    this.checkDuration.observe(front, durationMs / 1000);
   }
 
   observeEgress(route: string, status: number, sign: string, durationMs: number): void {
-    this.egressRequests.inc({ route, status, sign });
-    this.egressDuration.observe({ route }, durationMs / 1000);
+    this.egressRequests.inc(route, status, sign);
+    this.egressDuration.observe(route, durationMs / 1000);
   }
 
   /** Export the stats of the token resolver the current config uses. */
