@@ -118,6 +118,8 @@ async function run(args: string[]): Promise<void> {
     },
     'oauth-gateway listening',
   );
+  // Whoever started the process waits for this line: do not hold it for the batch.
+  flushLogger(logger);
 
   let stopping = false;
   const shutdown = (signal: string) => {

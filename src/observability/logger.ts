@@ -37,7 +37,10 @@ export function createLogger(
       // Epoch milliseconds (`time`): an ISO string costs ~3 µs per line on the hot path.
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    // Lines are written in batches of ≥ 4 KB, at least every 250 ms: one asynchronous write per line
+    // cost ≈8 µs of CPU (a thread-pool hand-off each), batched ≈2 µs (BENCHMARKS.md, issue 21).
+    // Buffered lines are flushed at exit (pino's exit hook) and after the startup lines.
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
   );
 }
 
