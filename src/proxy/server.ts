@@ -9,6 +9,7 @@ import {
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Pool } from 'undici';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
 import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,9 +21,15 @@ import { forwardRequest, UpstreamPools } from './forward.js';
 import { buildUpstreamHeaders, countHeader, requestIdFrom } from './headers.js';
 import { InFlight } from './in-flight.js';
 import { listenOn } from './listen.js';
-import { authenticateRequest, type OriginalRequest, type Resolved, resolveRequest } from './pipeline.js';
+import {
+  type Authenticated,
+  authenticateRequest,
+  type OriginalRequest,
+  type Resolved,
+  resolveRequest,
+} from './pipeline.js';
 import { sendError, sendErrorOnSocket, toGatewayError } from './respond.js';
-import { normaliseHost, upstreamPath } from './router.js';
+import { type CompiledRoute, normaliseHost, upstreamPath } from './router.js';
 import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
 
 /**
@@ -36,6 +43,8 @@ import { assertWebSocketHandshake, proxyUpgrade } from './websocket.js';
  */
 
 const PORT_NUMBER = /^\d{1,5}$/;
+
+const UNAUTHENTICATED: Authenticated = Object.freeze({ identity: undefined, body: undefined });
 
 /**
  * A client connection as node:http keeps it: `_httpMessage` is the response currently writing to it
@@ -159,6 +168,18 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
     });
   }
 
+  /** Each compiled route's pool, found by identity (no key string built per request). */
+  readonly #routePools = new WeakMap<CompiledRoute, Pool>();
+
+  #poolFor(route: CompiledRoute, origin: string, context: ProxyContext): Pool {
+    let pool = this.#routePools.get(route);
+    if (pool === undefined) {
+      pool = this.pools.get(origin, { upstreamTimeoutMs: context.config.limits.upstreamTimeout });
+      this.#routePools.set(route, pool);
+    }
+    return pool;
+  }
+
   /** The context requests are being served with now. */
   get context(): Context {
     return this.#context;
@@ -247,11 +268,15 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
       const origin = route.upstreamOrigin;
       if (origin === undefined) throw new NotFound();
       // An upgrade request has no body (assertWebSocketHandshake), and its socket is no longer parsed.
-      const auth = await authenticateRequest(
-        context,
-        resolved,
-        reply.upgrade ? undefined : () => readBody(req, context.config.limits.maxBodyBytes),
-      );
+      // `auth: none` skips the step entirely (no promise, no body reader).
+      const auth =
+        route.config.auth === 'none'
+          ? UNAUTHENTICATED
+          : await authenticateRequest(
+              context,
+              resolved,
+              reply.upgrade ? undefined : () => readBody(req, context.config.limits.maxBodyBytes),
+            );
       identity = auth.identity;
       const path = upstreamPath(route, resolved.path) + resolved.query;
       // Authenticated forwards only (plain and upgrade alike): on `auth: none` there is nobody to assert.
@@ -280,9 +305,7 @@ export class GatewayServer<Context extends ProxyContext = ProxyContext> {
         });
       } else {
         await forwardRequest(req, reply.res, {
-          pool: this.pools.get(origin, {
-            upstreamTimeoutMs: context.config.limits.upstreamTimeout,
-          }),
+          pool: this.#poolFor(route, origin, context),
           method: req.method ?? 'GET',
           path,
           headers,
