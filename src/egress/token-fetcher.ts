@@ -1,6 +1,6 @@
 import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { Pool } from 'undici';
+import { Pool } from '../undici-pool.js';
 import type { EgressOAuth2Config } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
 import { basicAuthorization, formEncode, readBoundedText } from '../oauth2-client-http.js';

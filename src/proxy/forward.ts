@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../undici-pool.js';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
 import { responseHeaderList } from './headers.js';
 

@@ -9,7 +9,7 @@ import {
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Pool } from 'undici';
+import type { Pool } from '../undici-pool.js';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
 import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';

@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool } from '../../undici-pool.js';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
 import { basicAuthorization, formEncode, readBoundedText } from '../../oauth2-client-http.js';
