@@ -1,9 +1,9 @@
 import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { Pool } from '../undici-pool.js';
 import type { EgressOAuth2Config } from '../config/schema.js';
 import { TemporarilyUnavailable } from '../errors.js';
 import { basicAuthorization, formEncode, readBoundedText } from '../oauth2-client-http.js';
+import { Pool } from '../undici-pool.js';
 
 /**
  * OAuth 2.0 client-credentials tokens for one egress route (RFC 6749 §4.4). One token is cached

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { AssertionAlgorithm, AssertionConfig } from '../config/schema.js';
+import { loadJose } from '../jose.js';
 
 /**
  * The identity assertion's keys: PEM private keys imported ONCE per config load into KeyObjects
@@ -103,7 +104,7 @@ export async function loadAssertionKeys(
     }
     const jwk = publicJwkOf(config.algorithm, privateKey);
     // RFC 7638 thumbprint as the default kid: stable for the key, the same on every replica.
-    const kid = config.keys[index]?.kid ?? (await calculateJwkThumbprint(jwk, 'sha256'));
+    const kid = config.keys[index]?.kid ?? (await (await loadJose()).calculateJwkThumbprint(jwk, 'sha256'));
     const first = kids.get(kid);
     if (first !== undefined) {
       issues.push(
@@ -139,5 +140,8 @@ export async function generateAssertionKey(
         ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
         : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-  return { pem, kid: await calculateJwkThumbprint(publicJwkOf(algorithm, privateKey), 'sha256') };
+  return {
+    pem,
+    kid: await (await loadJose()).calculateJwkThumbprint(publicJwkOf(algorithm, privateKey), 'sha256'),
+  };
 }

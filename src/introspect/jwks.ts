@@ -1,4 +1,5 @@
-import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
+import type { createLocalJWKSet, JSONWebKeySet } from 'jose';
+import { loadJose } from '../jose.js';
 import { BackendFault, transportFault } from '../observability/backend-failures.js';
 
 /**
@@ -35,6 +36,7 @@ const NO_KEYS_BACKOFF_MS = 1_000;
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
 async function fetchKeySet(uri: string, timeoutMs: number): Promise<LocalKeySet> {
+  const jose = await loadJose();
   let response: Response;
   let body: ArrayBuffer;
   try {
@@ -59,7 +61,7 @@ async function fetchKeySet(uri: string, timeoutMs: number): Promise<LocalKeySet>
   }
   try {
     // Throws unless this is a JWK Set (RFC 7517 §5): an object with a `keys` array of objects.
-    return createLocalJWKSet(json as JSONWebKeySet);
+    return jose.createLocalJWKSet(json as JSONWebKeySet);
   } catch {
     throw new BackendFault('jwks', 'malformed_response', { status: 200, field: 'keys' });
   }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { Pool } from '../undici-pool.js';
 import { BadGateway, GatewayError, GatewayTimeout } from '../errors.js';
+import { Pool } from '../undici-pool.js';
 import { responseHeaderList } from './headers.js';
 
 /**

@@ -9,11 +9,11 @@ import {
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Pool } from '../undici-pool.js';
 import { BadRequest, type GatewayError, HeadersTooLarge, NotFound, RequestTimeout } from '../errors.js';
 import { AccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Pool } from '../undici-pool.js';
 import type { Identity } from '../verify/identity.js';
 import { readBody } from './body.js';
 import type { ProxyContext } from './context.js';

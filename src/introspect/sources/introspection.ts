@@ -1,8 +1,8 @@
-import { Pool } from '../../undici-pool.js';
 import type { IntrospectionConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
 import { basicAuthorization, formEncode, readBoundedText } from '../../oauth2-client-http.js';
 import { BackendFault, transportFault } from '../../observability/backend-failures.js';
+import { Pool } from '../../undici-pool.js';
 import type { TokenSource } from '../token-source.js';
 import { MalformedIntrospectionResponse, parseIntrospectionResponse } from './introspection-response.js';
 

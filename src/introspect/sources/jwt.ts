@@ -1,7 +1,9 @@
-import { decodeProtectedHeader, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import type * as Jose from 'jose';
+import type { JWTPayload, JWTVerifyOptions } from 'jose';
 import type { JwtConfig } from '../../config/schema.js';
 import { TemporarilyUnavailable } from '../../errors.js';
 import { identifierString } from '../../identifiers.js';
+import { loadJose } from '../../jose.js';
 import { BackendFault, transportFault } from '../../observability/backend-failures.js';
 import type { TokenInfo } from '../../verify/oauth2/token-info.js';
 import { parseScope } from '../../verify/scope.js';
@@ -68,10 +70,10 @@ function isTokenFault(error: unknown): boolean {
   return typeof code === 'string' && TOKEN_FAULTS.has(code);
 }
 
-function looksLikeJwt(token: string): boolean {
+function looksLikeJwt(jose: typeof Jose, token: string): boolean {
   if (!JWS_COMPACT.test(token)) return false;
   try {
-    decodeProtectedHeader(token);
+    jose.decodeProtectedHeader(token);
     return true;
   } catch {
     return false;
@@ -130,6 +132,8 @@ export function createJwtSource(
   /** Told about JWKS failures that keys already held covered for (no 503 will report them). */
   onStaleFallback: (fault: BackendFault) => void = () => {},
 ): TokenSource {
+  // Loaded now (not at process start): configs without a JWT source never load jose.
+  void loadJose();
   const jwks = new RemoteJwks({
     uri: config.jwksUri,
     now,
@@ -150,11 +154,12 @@ export function createJwtSource(
 
   /** Verify with the keys held; undefined when the token names a kid they do not have. */
   async function verifyWithKeysHeld(
+    jose: typeof Jose,
     token: string,
     options: JWTVerifyOptions,
   ): Promise<TokenInfo | undefined> {
     try {
-      const { payload } = await jwtVerify(token, jwks.keys!, options);
+      const { payload } = await jose.jwtVerify(token, jwks.keys!, options);
       return jwtClaimsToTokenInfo(payload);
     } catch (error) {
       if ((error as { code?: unknown } | null)?.code === 'ERR_JWKS_NO_MATCHING_KEY') return undefined;
@@ -166,7 +171,9 @@ export function createJwtSource(
   return {
     name: 'jwt',
     async lookup(token) {
-      if (!looksLikeJwt(token)) return undefined;
+      if (!JWS_COMPACT.test(token)) return undefined;
+      const jose = await loadJose();
+      if (!looksLikeJwt(jose, token)) return undefined;
       const nowMs = now();
       const options: JWTVerifyOptions = { ...baseOptions, currentDate: new Date(nowMs) };
       if (jwks.wantsRefresh(nowMs)) {
@@ -181,13 +188,13 @@ export function createJwtSource(
         throw new TemporarilyUnavailable(jwks.lastFault ?? new BackendFault('jwks', 'unavailable'));
       }
       const seen = jwks.generation;
-      const info = await verifyWithKeysHeld(token, options);
+      const info = await verifyWithKeysHeld(jose, token, options);
       if (info !== undefined) return info;
 
       // Unknown kid: perhaps a key published since the last fetch (RFC 7517 §4.5; a rotation).
       try {
         if (await jwks.refreshForUnknownKid(seen)) {
-          const again = await verifyWithKeysHeld(token, options);
+          const again = await verifyWithKeysHeld(jose, token, options);
           if (again !== undefined) return again;
         }
       } catch (fault) {
