@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
-import { type Env, loadConfig } from './config/load.js';
+import type { Env, LoadedConfig } from './config/load.js';
 import { ConfigError } from './errors.js';
 import { BackendFailureLog } from './observability/backend-failures.js';
 import type { Logger } from './observability/logger.js';
@@ -28,6 +28,17 @@ export interface GatewayOptions {
   readonly adminPort?: number;
   readonly authorizePort?: number;
   readonly egressPort?: number;
+  /**
+   * How gateway.yaml is read and checked, at start and on every reload. Default: loadConfig in this
+   * thread. The CLI passes loadConfigInWorker (config/load-in-worker.ts) so the serving process
+   * never keeps the YAML and validation libraries resident.
+   */
+  readonly load?: (path: string, env: Env) => Promise<LoadedConfig>;
+}
+
+async function loadInThisThread(path: string, env: Env): Promise<LoadedConfig> {
+  const { loadConfig } = await import('./config/load.js');
+  return loadConfig(path, env);
 }
 
 export interface RunningGateway {
@@ -51,6 +62,7 @@ export interface RunningGateway {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { logger } = options;
   const env = options.env ?? process.env;
+  const loadConfig = options.load ?? loadInThisThread;
   const metrics = new Metrics();
   const backendFailures = new BackendFailureLog(logger, metrics);
   const initial = await createRuntime(await loadConfig(options.configPath, env), undefined, {

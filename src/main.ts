@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config/load.js';
-import { renderConfigReference } from './config/reference.js';
-import { gatewayJsonSchema } from './config/schema.js';
+import { loadConfigInWorker } from './config/load-in-worker.js';
 import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
 import { createRuntime } from './runtime.js';
 import { EvictingPolicyError } from './store/redis-policy.js';
-import { SqlCredentialStore } from './store/sql-store.js';
 
 /**
  * CLI (DESIGN "CLI contract"):
@@ -56,6 +53,8 @@ async function check(args: string[]): Promise<void> {
   });
   const path = configPath(values.config);
   try {
+    const { loadConfig } = await import('./config/load.js');
+    const { SqlCredentialStore } = await import('./store/sql-store.js');
     const loaded = await loadConfig(path);
     // Building the runtime also checks what only a store can (RSA keys parse, no duplicate ids)
     // and imports the identity assertion keys.
@@ -98,7 +97,7 @@ async function run(args: string[]): Promise<void> {
   const logger = createLogger();
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway({ configPath: path, logger, watch: true });
+    gateway = await startGateway({ configPath: path, logger, watch: true, load: loadConfigInWorker });
   } catch (error) {
     flushLogger(logger);
     if (error instanceof ConfigError || error instanceof EvictingPolicyError) {
@@ -156,13 +155,16 @@ async function main(argv: string[]): Promise<void> {
       return run(rest);
     case 'check':
       return check(rest);
-    case 'schema':
+    case 'schema': {
+      const { renderConfigReference } = await import('./config/reference.js');
+      const { gatewayJsonSchema } = await import('./config/schema.js');
       process.stdout.write(
         rest.includes('--markdown')
           ? renderConfigReference()
           : `${JSON.stringify(gatewayJsonSchema(), null, 2)}\n`,
       );
       return;
+    }
     case 'sign':
       return sign(rest);
     case 'jwks':

@@ -3,8 +3,9 @@ import { accessSync, constants } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { dpopInUse } from './config/derived.js';
 import type { LoadedConfig } from './config/load.js';
-import { type AuthMode, dpopInUse, type GatewayFileConfig } from './config/schema.js';
+import type { AuthMode, GatewayFileConfig } from './config/schema.js';
 import type { EgressContext } from './egress/context.js';
 import { ConfigError } from './errors.js';
 import { type AssertionSigner, createAssertionSigner } from './identity/assertion.js';
@@ -28,7 +29,6 @@ import {
   needsRedis,
   type RedisConnection,
   RedisPolicyGuard,
-  RedisSharedTokenCache,
   type SqlDriver,
   type SqlStoreObserver,
   type Stores,
@@ -284,7 +284,7 @@ export async function createRuntime(
       await redisPolicy.checkAtStart();
     }
     sql = await connectSql(loaded, previous, options.logger);
-    stores = createStores(
+    stores = await createStores(
       loaded,
       redis,
       previous?.stores,
@@ -307,7 +307,9 @@ export async function createRuntime(
   });
   const sharedCache =
     redis !== undefined && config.oauth2.introspection?.cache.shared === true
-      ? new RedisSharedTokenCache(redis, { revive: reviveTokenInfo })
+      ? new (await import('./store/redis-stores.js')).RedisSharedTokenCache(redis, {
+          revive: reviveTokenInfo,
+        })
       : undefined;
   const backendFailures = options.backendFailures ?? new BackendFailureLog(options.logger, options.metrics);
   // A new resolver per config: its token sources close over this config's stores and endpoints.

@@ -622,11 +622,6 @@ export const gatewayConfigSchema = z
     { when: () => true },
   );
 
-/** Does any route speak DPoP (globally or by its own `dpop` setting)? */
-export function dpopInUse(config: GatewayFileConfig): boolean {
-  return config.oauth2.dpop.mode !== 'off' || config.routes.some((route) => (route.dpop ?? 'off') !== 'off');
-}
-
 /** gateway.yaml after validation and defaults (durations in milliseconds). */
 export type GatewayFileConfig = z.output<typeof gatewayConfigSchema>;
 export type RouteConfig = GatewayFileConfig['routes'][number];

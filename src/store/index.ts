@@ -1,13 +1,13 @@
 import type { CredentialsFile } from '../config/credentials-schema.js';
-import { dpopInUse, type GatewayFileConfig } from '../config/schema.js';
+import { dpopInUse } from '../config/derived.js';
+import type { GatewayFileConfig } from '../config/schema.js';
 import { FileCredentialStore } from './file.js';
 import { type FloorRaiseReport, MemoryNonceStore } from './memory.js';
 import type { RedisConnection } from './redis.js';
 import type { RedisPolicyGuard } from './redis-policy.js';
-import { RedisCredentialStore, RedisNonceStore } from './redis-stores.js';
 import type { SqlDriver } from './sql-driver.js';
 import { presetQueries, type SqlQueries } from './sql-queries.js';
-import { SqlCredentialStore, type SqlStoreObserver } from './sql-store.js';
+import type { SqlStoreObserver } from './sql-store.js';
 import type { CredentialStore, NonceStore } from './types.js';
 
 export interface Stores {
@@ -63,14 +63,16 @@ export interface SqlDependencies {
  * The caller must then not close `previous.nonces` if it is the same object as the new one.
  * Throws ConfigError when file credentials are unusable (e.g. an RSA key that does not parse).
  */
-export function createStores(
+export async function createStores(
   loaded: { readonly config: GatewayFileConfig; readonly credentials: CredentialsFile | undefined },
   redis?: RedisConnection,
   previous?: Stores,
   hooks: StoreHooks = {},
   sql?: SqlDependencies,
-): Stores {
+): Promise<Stores> {
   const { config } = loaded;
+  // The Redis and SQL stores (and the record validation they bring) load only when configured.
+  const redisStores = redis === undefined ? undefined : await import('./redis-stores.js');
   const requireRedis = (what: string): RedisConnection => {
     if (redis === undefined) throw new Error(`${what} needs a Redis connection`);
     return redis;
@@ -80,6 +82,7 @@ export function createStores(
   if (config.credentials.type === 'sql') {
     if (sql === undefined) throw new Error('credentials.type: sql needs a database driver');
     const options = config.credentials.sql;
+    const { SqlCredentialStore } = await import('./sql-store.js');
     credentials = new SqlCredentialStore(sql.driver, {
       queries: sqlQueries(config, sql.driver),
       cacheTtlMs: options.cacheTtl,
@@ -90,7 +93,8 @@ export function createStores(
       observer: sql.observer,
     });
   } else if (config.credentials.type === 'redis') {
-    credentials = new RedisCredentialStore(requireRedis('credentials.type: redis'), {
+    const connection = requireRedis('credentials.type: redis');
+    credentials = new redisStores!.RedisCredentialStore(connection, {
       cacheTtlMs: config.credentials.cacheTtl,
     });
   } else {
@@ -111,7 +115,8 @@ export function createStores(
     onFloorRaise: StoreHooks['onFloorRaise'],
   ): NonceStore => {
     if (settings.type === 'redis') {
-      return new RedisNonceStore(requireRedis(`${what}: redis`), namespace, hooks.redisPolicy);
+      const connection = requireRedis(`${what}: redis`);
+      return new redisStores!.RedisNonceStore(connection, namespace, hooks.redisPolicy);
     }
     const options = {
       maxEntries: settings.maxEntries,
@@ -154,11 +159,12 @@ export {
   type PolicyState,
   RedisPolicyGuard,
 } from './redis-policy.js';
-export { RedisCredentialStore, RedisNonceStore, RedisSharedTokenCache } from './redis-stores.js';
+// The Redis and SQL stores are not re-exported: they import the record validation (zod), so
+// callers import './redis-stores.js' / './sql-store.js' only when the config uses them.
 // The SQL drivers are not re-exported either: runtime.ts loads sql-driver.js's openSqlDriver,
 // which imports pg or mysql2 only when the config asks for that database.
 export type { SqlDriver } from './sql-driver.js';
-export { SqlCredentialStore, type SqlStoreObserver } from './sql-store.js';
+export type { SqlStoreObserver } from './sql-store.js';
 export type {
   BearerToken,
   CredentialStore,

@@ -1,15 +1,9 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { credentialsFileSchema } from '../../src/config/credentials-schema.js';
 import { parseGatewayConfig } from '../../src/config/load.js';
-import {
-  createStores,
-  FileCredentialStore,
-  MemoryNonceStore,
-  needsRedis,
-  RedisCredentialStore,
-  RedisNonceStore,
-} from '../../src/store/index.js';
+import { createStores, FileCredentialStore, MemoryNonceStore, needsRedis } from '../../src/store/index.js';
 import { createRedisClient } from '../../src/store/redis.js';
+import { RedisCredentialStore, RedisNonceStore } from '../../src/store/redis-stores.js';
 import { nonceClaim, testRedisConfig } from './support.js';
 
 const routes = [{ name: 'r', match: { pathPrefix: '/' }, upstream: 'http://127.0.0.1:1', auth: 'any' }];
@@ -21,7 +15,7 @@ describe('createStores', () => {
   it('uses the file and memory stores by default, without Redis', async () => {
     const config = parseGatewayConfig({ routes }, {});
     expect(needsRedis(config)).toBe(false);
-    const stores = createStores({ config, credentials });
+    const stores = await createStores({ config, credentials });
     expect(stores.credentials).toBeInstanceOf(FileCredentialStore);
     expect(stores.nonces).toBeInstanceOf(MemoryNonceStore);
     expect(await stores.credentials.getClient('c')).toMatchObject({ clientSecret: 's' });
@@ -33,22 +27,22 @@ describe('createStores', () => {
       {},
     );
     expect(needsRedis(config)).toBe(true);
-    const stores = createStores({ config, credentials: undefined }, redis);
+    const stores = await createStores({ config, credentials: undefined }, redis);
     expect(stores.credentials).toBeInstanceOf(RedisCredentialStore);
     expect(stores.nonces).toBeInstanceOf(RedisNonceStore);
     expect(await stores.credentials.ping()).toBe(true);
   });
 
-  it('mixes file credentials with Redis nonces', () => {
+  it('mixes file credentials with Redis nonces', async () => {
     const config = parseGatewayConfig({ routes, oauth1: { nonceStore: 'redis' } }, {});
-    const stores = createStores({ config, credentials }, redis);
+    const stores = await createStores({ config, credentials }, redis);
     expect(stores.credentials).toBeInstanceOf(FileCredentialStore);
     expect(stores.nonces).toBeInstanceOf(RedisNonceStore);
   });
 
-  it('refuses a Redis store without a connection, naming the option', () => {
+  it('refuses a Redis store without a connection, naming the option', async () => {
     const config = parseGatewayConfig({ routes, oauth1: { nonceStore: 'redis' } }, {});
-    expect(() => createStores({ config, credentials })).toThrow(/oauth1\.nonceStore: redis/);
+    await expect(createStores({ config, credentials })).rejects.toThrow(/oauth1\.nonceStore: redis/);
   });
 
   it('counts a shared introspection cache as needing Redis', () => {
@@ -72,9 +66,9 @@ describe('createStores', () => {
 
   it('carries a memory nonce store over a reload so claimed nonces stay claimed', async () => {
     const config = parseGatewayConfig({ routes }, {});
-    const first = createStores({ config, credentials });
+    const first = await createStores({ config, credentials });
     expect(await first.nonces.claim(nonceClaim('c:t:1:n'))).toBe('fresh');
-    const second = createStores({ config, credentials }, undefined, first);
+    const second = await createStores({ config, credentials }, undefined, first);
     expect(second.nonces).toBe(first.nonces);
     expect(await second.nonces.claim(nonceClaim('c:t:1:n'))).toBe('replayed');
   });
