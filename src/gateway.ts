@@ -30,7 +30,7 @@ export interface GatewayOptions {
   readonly egressPort?: number;
   /**
    * How gateway.yaml is read and checked, at start and on every reload. Default: loadConfig in this
-   * thread. The CLI passes loadConfigInWorker (config/load-in-worker.ts) so the serving process
+   * thread. The CLI passes loadConfigIsolated (config/load-isolated.ts) so the serving process
    * never keeps the YAML and validation libraries resident.
    */
   readonly load?: (path: string, env: Env) => Promise<LoadedConfig>;

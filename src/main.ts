@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadConfigInWorker } from './config/load-in-worker.js';
+import { loadConfigIsolated } from './config/load-isolated.js';
 import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
 import { createLogger, flushLogger } from './observability/logger.js';
@@ -97,7 +97,7 @@ async function run(args: string[]): Promise<void> {
   const logger = createLogger();
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway({ configPath: path, logger, watch: true, load: loadConfigInWorker });
+    gateway = await startGateway({ configPath: path, logger, watch: true, load: loadConfigIsolated });
   } catch (error) {
     flushLogger(logger);
     if (error instanceof ConfigError || error instanceof EvictingPolicyError) {

@@ -10,13 +10,13 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 /**
  * Issue 21: a sidecar keeps resident only what its configuration uses. The built CLI runs with an
  * import tracer (test/helpers/trace-imports.mjs) and serves a request; then the modules its serving
- * thread resolved are checked. The config is read and validated in a worker thread, so YAML, zod
- * and the schema never load in the serving thread; jose loads only with a JWT source.
+ * process resolved are checked. The config is read and validated in a short-lived child process
+ * (traced too, under its own pid), so YAML, zod and the schema never load in the serving process;
+ * jose loads only with a JWT source.
  */
 
 const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
 const TRACER = resolve(import.meta.dirname, '../helpers/trace-imports.mjs');
-const SERVING_THREAD = '0';
 
 let dir: string;
 let upstream: TestUpstream;
@@ -39,8 +39,11 @@ async function waitForListening(child: ChildProcess, output: () => string): Prom
   }
 }
 
-/** Start the CLI with `config`, send one request, stop it; the traced imports by thread. */
-async function importsOf(name: string, config: Record<string, unknown>): Promise<Map<string, string[]>> {
+/** Start the CLI with `config`, send one request, stop it; the traced imports by process id. */
+async function importsOf(
+  name: string,
+  config: Record<string, unknown>,
+): Promise<{ serving: string[]; others: string[][] }> {
   const port = await freePort();
   const configPath = join(dir, `${name}.yaml`);
   const trace = join(dir, `${name}.imports`);
@@ -69,23 +72,24 @@ async function importsOf(name: string, config: Record<string, unknown>): Promise
     child.kill('SIGTERM');
     await new Promise((r) => child.once('close', r));
   }
-  const byThread = new Map<string, string[]>();
+  const byProcess = new Map<string, string[]>();
   for (const line of (await readFile(trace, 'utf8')).split('\n')) {
     if (line === '') continue;
-    const [thread, url] = line.split(' ') as [string, string];
-    byThread.set(thread, [...(byThread.get(thread) ?? []), url]);
+    const [pid, url] = line.split(' ') as [string, string];
+    byProcess.set(pid, [...(byProcess.get(pid) ?? []), url]);
   }
-  return byThread;
+  const serving = byProcess.get(String(child.pid)) ?? [];
+  byProcess.delete(String(child.pid));
+  return { serving, others: [...byProcess.values()] };
 }
 
-const loaded = (urls: string[] | undefined, part: string) => (urls ?? []).some((url) => url.includes(part));
+const loaded = (urls: string[], part: string) => urls.some((url) => url.includes(part));
 
-describe('what the serving thread loads', () => {
-  it('a plain config: no YAML parser, no zod, no schema, no jose in the serving thread (the worker had them)', async () => {
-    const threads = await importsOf('plain', {
+describe('what the serving process loads', () => {
+  it('a plain config: no YAML parser, no zod, no schema, no jose in the serving process (the config loader had them)', async () => {
+    const { serving, others } = await importsOf('plain', {
       routes: [{ name: 'open', match: { pathPrefix: '/open' }, upstream: upstream.url, auth: 'none' }],
     });
-    const serving = threads.get(SERVING_THREAD);
     expect(loaded(serving, '/dist/gateway.js')).toBe(true);
     for (const part of [
       '/node_modules/yaml/',
@@ -94,12 +98,11 @@ describe('what the serving thread loads', () => {
       '/node_modules/jose/',
     ])
       expect(loaded(serving, part), part).toBe(false);
-    const workers = [...threads.keys()].filter((thread) => thread !== SERVING_THREAD);
-    expect(workers.some((thread) => loaded(threads.get(thread), '/node_modules/zod/'))).toBe(true);
+    expect(others.some((urls) => loaded(urls, '/node_modules/zod/'))).toBe(true);
   });
 
   it('a JWT token source loads jose (the tracer sees lazy imports)', async () => {
-    const threads = await importsOf('jwt', {
+    const { serving } = await importsOf('jwt', {
       oauth2: {
         tokenSources: ['jwt'],
         jwt: { issuer: 'https://as.example', jwksUri: 'https://as.example/jwks' },
@@ -109,6 +112,6 @@ describe('what the serving thread loads', () => {
         { name: 'api', match: { pathPrefix: '/api' }, upstream: upstream.url, auth: 'oauth2' },
       ],
     });
-    expect(loaded(threads.get(SERVING_THREAD), '/node_modules/jose/')).toBe(true);
+    expect(loaded(serving, '/node_modules/jose/')).toBe(true);
   });
 });

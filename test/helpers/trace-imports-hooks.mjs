@@ -1,15 +1,15 @@
 import { appendFileSync } from 'node:fs';
 
 let file;
-let thread;
+let pid;
 
 export function initialize(data) {
   file = data.file;
-  thread = data.threadId;
+  pid = data.pid;
 }
 
 export async function resolve(specifier, context, next) {
   const resolved = await next(specifier, context);
-  if (file) appendFileSync(file, `${thread} ${resolved.url}\n`);
+  if (file) appendFileSync(file, `${pid} ${resolved.url}\n`);
   return resolved;
 }
