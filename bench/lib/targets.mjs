@@ -401,6 +401,13 @@ export const TARGETS = {
 };
 
 /** The gateway as users run it (`node dist/main.js run`), pinned to the SUT core. */
+/** NODE_OPTIONS exactly as the Dockerfile sets it for the gateway (the image every deployment runs). */
+export const SHIPPED_NODE_OPTIONS = (() => {
+  const match = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+  if (match === null) throw new Error('Dockerfile no longer sets NODE_OPTIONS="…"');
+  return match[1];
+})();
+
 async function startGateway(ctx, scenario, authorizePort) {
   const dir = join(ctx.workDir, scenario.id);
   mkdirSync(dir, { recursive: true });
@@ -437,10 +444,11 @@ async function startGateway(ctx, scenario, authorizePort) {
   if (scenario.credentialStore === 'redis') writeRedisCredentials(ctx.redisUrl);
   const nodeArgs = [...(scenario.nodeArgs ?? []), join(root, 'dist/main.js'), 'run', '-c', conf];
   const [cmd, args] = pinned(PINNING.sut, process.execPath, nodeArgs);
-  // Access log as shipped (info) unless the scenario says otherwise; it goes to /dev/null.
+  // As shipped: the Dockerfile's NODE_OPTIONS (V8 young-generation size), access log on (info)
+  // unless the scenario says otherwise; the log goes to /dev/null.
   const handle = startProcess('gateway', cmd, args, {
     cwd: dir,
-    env: { LOG_LEVEL: 'info', NODE_ENV: 'production', ...scenario.env },
+    env: { LOG_LEVEL: 'info', NODE_ENV: 'production', NODE_OPTIONS: SHIPPED_NODE_OPTIONS, ...scenario.env },
   });
   await waitForPort(handle, port);
   return { handle, port };

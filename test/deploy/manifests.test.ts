@@ -73,3 +73,11 @@ test('Dockerfile: Node 24 slim, non-root, healthcheck, SIGTERM, the same start c
   expect(dockerfile).toMatch(/OAUTH_GATEWAY_CONFIG=/);
   expect(dockerfile).toMatch(/npm prune --omit=dev/);
 });
+
+test('Dockerfile: the sidecar memory setting is in NODE_OPTIONS, which the bench starts the gateway with', async () => {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  expect(dockerfile).toMatch(/NODE_OPTIONS="--max-semi-space-size=\d+"/);
+  // @ts-expect-error: plain JavaScript module of the bench
+  const { SHIPPED_NODE_OPTIONS } = (await import('../../bench/lib/targets.mjs')) as { SHIPPED_NODE_OPTIONS: string };
+  expect(dockerfile).toContain(`NODE_OPTIONS="${SHIPPED_NODE_OPTIONS}"`);
+});
