@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { loadConfigIsolated } from './config/load-isolated.js';
 import { ConfigError } from './errors.js';
 import { startGateway } from './gateway.js';
@@ -91,7 +92,17 @@ async function keygen(args: string[]): Promise<void> {
   await keygenCommand(args);
 }
 
+/**
+ * V8 grows the old generation to up to 4× what survived the last full GC. A burst of new tokens
+ * (each an introspection call whose request objects outlive a scavenge) then left a sidecar with
+ * 100k cached tokens at ≈250 MB RSS, mostly empty old-space pages, until the memory reducer ran;
+ * at 1.25× it peaked at ≈135 MB, for a few more (short) full GCs (BENCHMARKS.md, issue 21). V8
+ * reads this flag at every GC, so setting it here works; NODE_OPTIONS does not accept it.
+ */
+const HEAP_GROWING_PERCENT = 25;
+
 async function run(args: string[]): Promise<void> {
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
   const path = configPath(values.config);
   const logger = createLogger();
