@@ -9,3 +9,16 @@ import { hash } from 'node:crypto';
 export function sha256Hex(value: string): string {
   return hash('sha256', value, 'hex');
 }
+
+/**
+ * The same SHA-256 as 32 raw bytes in a one-byte string (`binary` = latin1): a key only ever compared in memory (the
+ * token cache's L1). 32 characters instead of 64 halve what each of 100k cached keys costs.
+ */
+export function sha256Key(value: string): string {
+  return hash('sha256', value, 'binary');
+}
+
+/** A sha256Key as the lower-case hex sha256Hex gives (for keys that leave the process). */
+export function keyToHex(key: string): string {
+  return Buffer.from(key, 'latin1').toString('hex');
+}

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { sha256Hex } from '../hash.js';
+import { keyToHex, sha256Key } from '../hash.js';
 import type { SharedCache } from '../store/types.js';
 import type { TokenInfo } from '../verify/oauth2/token-info.js';
 import { INACTIVE } from './token-info.js';
@@ -7,7 +7,8 @@ import { INACTIVE } from './token-info.js';
 /**
  * The one cache in front of every token source.
  *
- * - Key: sha256(token) hex; the raw token is never a key, in memory or in the shared L2.
+ * - Key: sha256(token), as 32 raw bytes in memory and as hex in the shared L2; the raw token is
+ *   never a key.
  * - Coalescing: lru-cache's fetchMethod keeps one in-flight lookup per key, so N concurrent
  *   requests with one uncached token cost one backend call.
  * - Lifetime: active → min(exp − now, maxTtl) (no exp → maxTtl); inactive → negativeTtl, or less
@@ -89,7 +90,7 @@ export class TokenCache {
     const { shared, now } = this.#options;
     if (shared !== undefined) {
       try {
-        const found = await shared.get(key);
+        const found = await shared.get(keyToHex(key));
         if (found !== undefined) {
           const nowMs = now();
           const info = this.#settle(found, nowMs);
@@ -115,7 +116,7 @@ export class TokenCache {
     // serves the callers already waiting for it and no one after.
     fetchOptions.ttl = Math.max(1, lifetime);
     if (shared !== undefined && lifetime > 0) {
-      shared.set(key, info, lifetime).catch(() => {
+      shared.set(keyToHex(key), info, lifetime).catch(() => {
         this.#sharedErrors++;
       });
     }
@@ -123,7 +124,7 @@ export class TokenCache {
   }
 
   async get(token: string): Promise<TokenInfo> {
-    const key = sha256Hex(token);
+    const key = sha256Key(token);
     const status: LRUCache.Status<string, Entry, string> = {};
     let entry = await this.#lru.fetch(key, { context: token, status });
     this.#count(status.fetch);
