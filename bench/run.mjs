@@ -444,9 +444,13 @@ async function main() {
           warmupSec: Math.max(1, warmupSec),
           rounds,
           closedWarmup: !quick,
+          withForwarder: id === 'gateway-none',
         });
         log(
-          `  ${Math.round(f.gateway.rps)} req/s: p99 ${f.gateway.p99Ms.toFixed(2)} ms vs direct ${f.direct.p99Ms.toFixed(2)} ms → added ${f.addedP99Ms.toFixed(2)} ms`,
+          `  ${Math.round(f.gateway.rps)} req/s: p99 ${f.gateway.p99Ms.toFixed(2)} ms vs direct ${f.direct.p99Ms.toFixed(2)} ms → added ${f.addedP99Ms.toFixed(2)} ms` +
+            (f.forwarder === undefined
+              ? ''
+              : `; bare undici forwarder at ${Math.round(f.forwarder.rps)} req/s: p99 ${f.forwarder.p99Ms.toFixed(2)} ms → added ${f.forwarderAddedP99Ms.toFixed(2)} ms`),
         );
         fixedLoad.push(f);
       } catch (error) {
@@ -470,10 +474,12 @@ async function main() {
       cachedTokenMemory = await measureCachedTokenMemory(ctx, {
         autocannon: createAutocannon({ connections }),
         tokens: memoryTokens,
-        settleSec: quick ? 1 : 5,
+        settleSec: quick ? 1 : 20,
+        idleSettleSec: quick ? 1 : 15,
       });
+      const m = cachedTokenMemory;
       log(
-        `  RSS ${cachedTokenMemory.rssIdleMb.toFixed(1)} MB idle → ${cachedTokenMemory.rssAfterFillMb.toFixed(1)} MB after, ${cachedTokenMemory.introspectionCalls} introspection calls`,
+        `  RSS idle ${m.rssIdleMb.toFixed(1)} MB (0.5 s), ${m.rssIdleSettledMb.toFixed(1)} MB (${m.idleSettleSec} s) → ${m.rssAfterFillMb.toFixed(1)} MB right after, ${m.rssSettledMb.toFixed(1)} MB ${m.settleSec} s later; ${m.introspectionCalls} introspection calls; cache ${m.bytesPerToken ?? '?'} bytes per token`,
       );
     } catch (error) {
       cachedTokenMemory = {

@@ -34,7 +34,13 @@ const list = Array.from({ length: tokens }, () => randomBytes(32).toString('base
 const answers = new Map(
   list.map((token, i) => [
     token,
-    JSON.stringify({ active: true, client_id: 'photos-app', sub: `user-${i % users}`, scope: 'photos:read profile', exp }),
+    JSON.stringify({
+      active: true,
+      client_id: 'photos-app',
+      sub: `user-${i % users}`,
+      scope: 'photos:read profile',
+      exp,
+    }),
   ]),
 );
 const before = heapUsed();

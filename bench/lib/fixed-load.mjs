@@ -63,19 +63,34 @@ async function runAtRate(loadgen, { url, headers, presign, rate, warmupSec, dura
  * @param options.credential provider from lib/credentials.mjs, or undefined
  * @param options.maxRps    the gateway scenario's measured closed-loop req/s
  * @param options.closedWarmup closed-loop warm-up before calibrating (off in --quick)
+ * @param options.withForwarder also measure the bare undici forwarder (the baseline row) at the
+ *        same rate: what any Node.js forwarder adds on this machine, next to what the gateway adds
  */
 export async function measureFixedLoad(
   ctx,
-  { loadgen, scenario, credential, maxRps, durationSec, warmupSec, rounds, closedWarmup = true },
+  {
+    loadgen,
+    scenario,
+    credential,
+    maxRps,
+    durationSec,
+    warmupSec,
+    rounds,
+    closedWarmup = true,
+    withForwarder = false,
+  },
 ) {
   const rate = Math.max(10, Math.round(maxRps * 0.5));
   const gateway = await TARGETS.gateway.start(ctx, scenario);
+  const forwarder = withForwarder ? await TARGETS['undici-forwarder'].start(ctx) : undefined;
   const directUrl = `http://127.0.0.1:${ctx.upstreamPort}${new URL(gateway.url).pathname}${new URL(gateway.url).search}`;
-  const best = { direct: undefined, gateway: undefined };
+  const best = { direct: undefined, gateway: undefined, forwarder: undefined };
+  const urls = { direct: directUrl, gateway: gateway.url, forwarder: forwarder?.url };
   try {
     const signTarget = { url: gateway.url, host: new URL(gateway.url).host };
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? ['direct', 'gateway'] : ['gateway', 'direct'];
+      const sides = forwarder === undefined ? ['direct', 'gateway'] : ['direct', 'gateway', 'forwarder'];
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
         // Every wrk run reads its file from the first line: one pre-signed file per phase (fresh
         // nonces throughout), signed for the gateway's URL. The upstream ignores Authorization, so
@@ -89,7 +104,7 @@ export async function measureFixedLoad(
                 return file;
               };
         const r = await runAtRate(loadgen, {
-          url: side === 'direct' ? directUrl : gateway.url,
+          url: urls[side],
           headers: credential?.staticHeaders?.(signTarget),
           presign,
           rate,
@@ -113,6 +128,7 @@ export async function measureFixedLoad(
     }
   } finally {
     await gateway.stop();
+    await forwarder?.stop();
   }
   return {
     id: scenario.id,
@@ -123,6 +139,9 @@ export async function measureFixedLoad(
     gateway: best.gateway,
     addedP50Ms: best.gateway.p50Ms - best.direct.p50Ms,
     addedP99Ms: best.gateway.p99Ms - best.direct.p99Ms,
+    ...(best.forwarder === undefined
+      ? {}
+      : { forwarder: best.forwarder, forwarderAddedP99Ms: best.forwarder.p99Ms - best.direct.p99Ms }),
     status: best.gateway.failed + best.direct.failed > 0 ? 'invalid' : 'ok',
   };
 }

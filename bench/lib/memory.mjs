@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { writeDistinctBearers } from './credentials.mjs';
 import { treeRssMb } from './procstat.mjs';
 import { TARGETS } from './targets.mjs';
@@ -24,11 +26,21 @@ const INTROSPECTION_SCENARIO = {
  * wrk cannot stop after N requests), then again after `settleSec` idle; the last `recheck` tokens are
  * requested again to show they are served from the cache (no new introspection calls).
  */
-export async function measureCachedTokenMemory(ctx, { autocannon, tokens, settleSec = 5 }) {
+export async function measureCachedTokenMemory(
+  ctx,
+  { autocannon, tokens, settleSec = 20, idleSettleSec = 15 },
+) {
   const gateway = await TARGETS.gateway.start(ctx, INTROSPECTION_SCENARIO);
   try {
+    // Idle: one request through the gateway (so the hot path is loaded, as in any live sidecar),
+    // then RSS at 0.5 s and after idling (V8's memory reducer runs ~8 s after activity stops).
+    const probe = await fetch(gateway.url, { headers: { authorization: 'Bearer bench-idle-probe' } });
+    await probe.arrayBuffer();
+    if (probe.status !== 200) throw new Error(`idle probe answered ${probe.status}`);
     await sleep(500);
     const rssIdleMb = treeRssMb(gateway.sutPids);
+    await sleep(idleSettleSec * 1000);
+    const rssIdleSettledMb = treeRssMb(gateway.sutPids);
     const file = join(ctx.workDir, 'distinct-bearers.txt');
     writeDistinctBearers(file, tokens);
     const before = await ctx.authServer.stats();
@@ -64,6 +76,9 @@ export async function measureCachedTokenMemory(ctx, { autocannon, tokens, settle
       recheckFailed: again.non2xx + again.errors,
       recheckIntrospectionCalls: afterRecheck.introspections - afterFill.introspections,
       rssIdleMb,
+      rssIdleSettledMb,
+      idleSettleSec,
+      bytesPerToken: cacheBytesPerToken(tokens),
       rssAfterFillMb,
       rssSettledMb,
       settleSec,
@@ -71,6 +86,29 @@ export async function measureCachedTokenMemory(ctx, { autocannon, tokens, settle
     };
   } finally {
     await gateway.stop();
+  }
+}
+
+/**
+ * Heap bytes per cached token of the token cache alone (bench/token-cache-memory.mjs, its own
+ * process with --expose-gc), filled with `tokens` introspection answers.
+ */
+function cacheBytesPerToken(tokens) {
+  try {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--expose-gc',
+        fileURLToPath(new URL('../token-cache-memory.mjs', import.meta.url)),
+        '--tokens',
+        String(tokens),
+      ],
+      { encoding: 'utf8' },
+    );
+    const match = /: (\d+) bytes per token/.exec(out);
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
   }
 }
 

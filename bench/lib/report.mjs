@@ -64,6 +64,12 @@ export function fixedLoadTable(rows) {
     lines.push(
       `| ${f.label} | ${fmt(f.targetRps)} (max ${fmt(f.maxRps)}) | ${fmt(d.rps)} / ${fmt(g.rps)} | ${fmt(d.p50Ms, 2)} / ${fmt(g.p50Ms, 2)} | ${fmt(d.p99Ms, 2)} / ${fmt(g.p99Ms, 2)} | ${fmt(d.p999Ms, 2)} / ${fmt(g.p999Ms, 2)} | **${fmt(f.addedP99Ms, 2)} ms** | ${fmt(f.addedP50Ms, 2)} ms | ${d.failed + g.failed} |`,
     );
+    const w = f.forwarder;
+    if (w !== undefined) {
+      lines.push(
+        `| ↳ bare undici forwarder, same rate (baseline) | ${fmt(f.targetRps)} | ${fmt(d.rps)} / ${fmt(w.rps)} | ${fmt(d.p50Ms, 2)} / ${fmt(w.p50Ms, 2)} | ${fmt(d.p99Ms, 2)} / ${fmt(w.p99Ms, 2)} | ${fmt(d.p999Ms, 2)} / ${fmt(w.p999Ms, 2)} | ${fmt(f.forwarderAddedP99Ms, 2)} ms | ${fmt(w.p50Ms - d.p50Ms, 2)} ms | ${w.failed} |`,
+      );
+    }
   }
   return lines.join('\n');
 }
@@ -71,9 +77,9 @@ export function fixedLoadTable(rows) {
 export function memoryTable(m) {
   if (m.status === 'failed') return `Failed: ${m.note}`;
   return [
-    '| Distinct tokens (each requested once) | introspection calls | RSS idle before | RSS right after | RSS after idling | re-requested (last N) | new introspection calls for them | failed |',
-    '|--:|--:|--:|--:|--:|--:|--:|--:|',
-    `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} MB | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB (${m.settleSec} s) | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
+    '| Distinct tokens (each requested once) | introspection calls | RSS idle (0.5 s / 15 s after one request) | RSS right after | RSS after idling | cache bytes per token | re-requested (last N) | new introspection calls for them | failed |',
+    '|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} / **${fmt(m.rssIdleSettledMb, 1)} MB** | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB (${m.settleSec} s) | ${fmt(m.bytesPerToken)} | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
   ].join('\n');
 }
 

@@ -78,6 +78,8 @@ test('Dockerfile: the sidecar memory setting is in NODE_OPTIONS, which the bench
   const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
   expect(dockerfile).toMatch(/NODE_OPTIONS="--max-semi-space-size=\d+"/);
   // @ts-expect-error: plain JavaScript module of the bench
-  const { SHIPPED_NODE_OPTIONS } = (await import('../../bench/lib/targets.mjs')) as { SHIPPED_NODE_OPTIONS: string };
+  const { SHIPPED_NODE_OPTIONS } = (await import('../../bench/lib/targets.mjs')) as {
+    SHIPPED_NODE_OPTIONS: string;
+  };
   expect(dockerfile).toContain(`NODE_OPTIONS="${SHIPPED_NODE_OPTIONS}"`);
 });
