@@ -475,7 +475,7 @@ async function main() {
         autocannon: createAutocannon({ connections }),
         tokens: memoryTokens,
         settleSec: quick ? 1 : 20,
-        idleSettleSec: quick ? 1 : 15,
+        idleSettleSec: quick ? 1 : 30,
       });
       const m = cachedTokenMemory;
       log(

@@ -123,7 +123,7 @@ export function evaluateGoals(report) {
       `RSS flat over a ${s.minutes}-minute soak`,
       `${fmt(s.rssMinMb, 1)}–${fmt(s.rssMaxMb, 1)} MB after minute 1, slope ${fmt(s.slopeMbPerMinAfterFirstMinute, 2)} MB/min`,
       s.status === 'ok' ? Math.abs(s.slopeMbPerMinAfterFirstMinute) <= 0.5 : undefined,
-      'flat = |slope| ≤ 0.5 MB/min after the first minute',
+      'flat = slope within ±0.5 MB/min after the first minute',
     );
   }
   return rows;

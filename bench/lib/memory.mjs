@@ -28,7 +28,7 @@ const INTROSPECTION_SCENARIO = {
  */
 export async function measureCachedTokenMemory(
   ctx,
-  { autocannon, tokens, settleSec = 20, idleSettleSec = 15 },
+  { autocannon, tokens, settleSec = 20, idleSettleSec = 30 },
 ) {
   const gateway = await TARGETS.gateway.start(ctx, INTROSPECTION_SCENARIO);
   try {

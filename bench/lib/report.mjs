@@ -77,7 +77,7 @@ export function fixedLoadTable(rows) {
 export function memoryTable(m) {
   if (m.status === 'failed') return `Failed: ${m.note}`;
   return [
-    '| Distinct tokens (each requested once) | introspection calls | RSS idle (0.5 s / 15 s after one request) | RSS right after | RSS after idling | cache bytes per token | re-requested (last N) | new introspection calls for them | failed |',
+    '| Distinct tokens (each requested once) | introspection calls | RSS idle (0.5 s / 30 s after one request) | RSS right after | RSS after idling | cache bytes per token | re-requested (last N) | new introspection calls for them | failed |',
     '|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     `| ${fmt(m.tokens)} | ${fmt(m.introspectionCalls)} | ${fmt(m.rssIdleMb, 1)} / **${fmt(m.rssIdleSettledMb, 1)} MB** | **${fmt(m.rssAfterFillMb, 1)} MB** | ${fmt(m.rssSettledMb, 1)} MB (${m.settleSec} s) | ${fmt(m.bytesPerToken)} | ${fmt(m.recheckTokens)} | ${fmt(m.recheckIntrospectionCalls)} | ${m.failed + m.recheckFailed} |`,
   ].join('\n');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AUDIENCE, INTROSPECTION_CLIENT, ISSUER } from './auth-server.mjs';
@@ -417,6 +417,8 @@ async function startGateway(ctx, scenario, authorizePort) {
   let assertion;
   if (scenario.assertion !== undefined) {
     const keyPath = join(dir, 'assertion.pem');
+    // keygen never overwrites a key; a second round of the same scenario makes a fresh one.
+    rmSync(keyPath, { force: true });
     execFileSync(
       process.execPath,
       [join(root, 'dist/main.js'), 'keygen', '--algorithm', scenario.assertion, '--out', keyPath],

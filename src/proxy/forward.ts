@@ -145,7 +145,7 @@ const CLIENT_GONE = new Error('client closed the connection');
  * pauses the upstream read until `drain`). Written against the handler interface rather than
  * `Pool.stream()`: stream() wraps each request in an AsyncResource, an abort-signal listener pair,
  * five `finished()` listeners on the response, a header object and a Promise; this measured
- * ≈10 µs less CPU per pass-through request (BENCHMARKS.md, issue 21).
+ * ≈5 µs less CPU per pass-through request (62 → 58 µs with the access log off; BENCHMARKS.md).
  */
 class UpstreamExchange implements Dispatcher.DispatchHandler {
   #abort: ((reason?: Error) => void) | undefined;
