@@ -125,6 +125,13 @@ export class TokenCache {
 
   async get(token: string): Promise<TokenInfo> {
     const key = sha256Key(token);
+    // The common case, a fresh entry, without fetch()'s machinery (a pending lookup or a stale or
+    // absent entry reads as undefined here and goes the fetch() way below).
+    const held = this.#lru.get(key);
+    if (held !== undefined && held.expiresAt > this.#options.now()) {
+      this.#hits++;
+      return this.#settle(held.info, this.#options.now());
+    }
     const status: LRUCache.Status<string, Entry, string> = {};
     let entry = await this.#lru.fetch(key, { context: token, status });
     this.#count(status.fetch);
