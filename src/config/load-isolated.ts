@@ -3,6 +3,16 @@ import { ConfigError } from '../errors.js';
 import { deepFreeze } from './freeze.js';
 import type { Env, LoadedConfig } from './load.js';
 
+/**
+ * The serving process's flags minus those that must not run twice: an inspector would try the same
+ * port, and CPU/heap profiles and diagnostic reports would be written for the loader too.
+ */
+function loaderExecArgv(): string[] {
+  return process.execArgv.filter(
+    (arg) => !/^--(inspect|debug|cpu-prof|heap-prof|prof|diagnostic-dir|report-)/.test(arg),
+  );
+}
+
 type Answer =
   | { readonly ok: true; readonly loaded: LoadedConfig }
   | { readonly ok: false; readonly issues: string[] }
@@ -21,6 +31,7 @@ export function loadConfigIsolated(path: string, env: Env): Promise<LoadedConfig
   return new Promise((resolve, reject) => {
     const child = fork(new URL('./load-child.js', import.meta.url), {
       serialization: 'advanced',
+      execArgv: loaderExecArgv(),
       // Its only output is the answer; a crash still shows on our stderr.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
