@@ -1,6 +1,8 @@
 import type { createLocalJWKSet, JSONWebKeySet } from 'jose';
 import { loadJose } from '../jose.js';
+import { readBoundedText } from '../oauth2-client-http.js';
 import { BackendFault, transportFault } from '../observability/backend-failures.js';
+import { Pool } from '../undici-pool.js';
 
 /**
  * The issuer's JSON Web Key Set, fetched and kept fresh on the injected clock. Its one job is to
@@ -35,27 +37,48 @@ const NO_KEYS_BACKOFF_MS = 1_000;
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
+/**
+ * One GET of the key set over a one-connection undici Pool, closed afterwards (fetches are rare:
+ * once per maxAge, at most once a second on unknown kids). Not the global `fetch`: its first use
+ * loads Node's own bundled copy of undici, ≈13 MB of resident memory for a JWT-only sidecar.
+ * Redirects are not followed (a 3xx is an http_status fault, as before).
+ */
 async function fetchKeySet(uri: string, timeoutMs: number): Promise<LocalKeySet> {
   const jose = await loadJose();
-  let response: Response;
-  let body: ArrayBuffer;
+  const url = new URL(uri);
+  const pool = new Pool(url.origin, {
+    connections: 1,
+    connect: { timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  let status: number;
+  let text: string | undefined;
   try {
-    response = await fetch(uri, {
-      redirect: 'manual',
+    const response = await pool.request({
+      method: 'GET',
+      path: `${url.pathname}${url.search}`,
       headers: { accept: 'application/json, application/jwk-set+json' },
       signal: AbortSignal.timeout(timeoutMs),
     });
-    body = await response.arrayBuffer();
+    status = response.statusCode;
+    const TOO_LARGE = new Error('JWKS body too large');
+    text = await readBoundedText(response.body, MAX_JWKS_BYTES, () => TOO_LARGE).catch((error: unknown) => {
+      if (error === TOO_LARGE) return undefined;
+      throw error;
+    });
   } catch (error) {
     throw transportFault('jwks', error);
+  } finally {
+    pool.destroy().catch(() => {});
   }
-  if (response.status !== 200) throw new BackendFault('jwks', 'http_status', { status: response.status });
-  if (body.byteLength > MAX_JWKS_BYTES) {
+  if (status !== 200) throw new BackendFault('jwks', 'http_status', { status });
+  if (text === undefined) {
     throw new BackendFault('jwks', 'malformed_response', { status: 200, field: '(body too large)' });
   }
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(body).toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     throw new BackendFault('jwks', 'malformed_response', { status: 200, field: '(not JSON)' });
   }
