@@ -1,6 +1,5 @@
-import { createConnection } from 'node:net';
 import type { TestProject } from 'vitest/node';
-import { OwnRedisServer } from './helpers/redis-server.js';
+import { OwnRedisServer, rawPing } from './helpers/redis-server.js';
 
 /**
  * Real Redis for every test that needs one: REDIS_URL (default redis://127.0.0.1:6379) if it
@@ -16,17 +15,7 @@ declare module 'vitest' {
 
 function ping(url: string, timeoutMs = 1000): Promise<boolean> {
   const { hostname, port } = new URL(url);
-  return new Promise((resolvePing) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolvePing(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
+  return rawPing(Number(port || 6379), timeoutMs, hostname);
 }
 
 let own: OwnRedisServer | undefined;

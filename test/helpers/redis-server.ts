@@ -3,9 +3,9 @@ import { createConnection } from 'node:net';
 import { freePort } from './ports.js';
 
 /** Raw RESP PING, independent of the client under test. */
-export function rawPing(port: number, timeoutMs = 300): Promise<boolean> {
+export function rawPing(port: number, timeoutMs = 300, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolvePing) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolvePing(ok);
