@@ -128,9 +128,12 @@ export class TokenCache {
     // The common case, a fresh entry, without fetch()'s machinery (a pending lookup or a stale or
     // absent entry reads as undefined here and goes the fetch() way below).
     const held = this.#lru.get(key);
-    if (held !== undefined && held.expiresAt > this.#options.now()) {
-      this.#hits++;
-      return this.#settle(held.info, this.#options.now());
+    if (held !== undefined) {
+      const nowMs = this.#options.now();
+      if (held.expiresAt > nowMs) {
+        this.#hits++;
+        return this.#settle(held.info, nowMs);
+      }
     }
     const status: LRUCache.Status<string, Entry, string> = {};
     let entry = await this.#lru.fetch(key, { context: token, status });
